@@ -1,0 +1,13 @@
+//! The input registry: one line per plugin. Each plugin is a folder that knows only the
+//! contract (`record`, `batch`, `ack`, `input`), never the engine or an output.
+
+pub mod stdin;
+
+crate::registry::registry! {
+    /// Every input type, by its `type` key.
+    pub enum InputPlugin: crate::input::InputConfig => BuiltInput, crate::input::InputBuildContext {
+        "stdin" => Stdin(stdin::StdinConfig),
+    }
+}
+
+use crate::input::BuiltInput;

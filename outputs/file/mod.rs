@@ -1,0 +1,176 @@
+//! `type = "file"`: NDJSON files, one OTLP/JSON-shaped object per record (see
+//! `record::encode_ndjson`), at a templated `path`, with size-based rotation, optional gzip
+//! and an fsync policy.
+//!
+//! With `compression = "gzip"` each request is appended as its own gzip member; a file of
+//! concatenated members is a valid gzip file (`zcat` reads it whole), and a crash can only
+//! cut the last member.
+
+mod path;
+mod writer;
+
+pub use path::PathTemplate;
+pub use writer::Fsync;
+
+use crate::batch::Records;
+use crate::config::{ByteSize, HumanDuration};
+use crate::output::{Outcome, Output, OutputBuildContext, OutputConfig, Rejection};
+use crate::record::encode_ndjson;
+use flate2::Compression as Level;
+use flate2::write::GzEncoder;
+use serde::Deserialize;
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+use writer::{Writer, WriterSettings};
+
+/// File compression.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Compression {
+    #[default]
+    None,
+    Gzip,
+}
+
+/// `[outputs.NAME] type = "file"`.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// File path; may contain `{{ input }}` and strftime fields (UTC time of writing).
+    pub path: String,
+    /// `"none"` (default) or `"gzip"`.
+    #[serde(default)]
+    pub compression: Compression,
+    /// Rotate a file before it would grow past this size; unset = never rotate.
+    #[serde(default)]
+    pub max_bytes: Option<ByteSize>,
+    /// Rotated files kept as `PATH.1` … `PATH.N` (default 5).
+    #[serde(default = "default_keep")]
+    pub keep: usize,
+    /// `"never"` (default), `"always"` (before each request is acknowledged) or `"interval"`.
+    #[serde(default)]
+    pub fsync: Fsync,
+    /// Period of `fsync = "interval"` (default 1s).
+    #[serde(default = "default_fsync_interval")]
+    pub fsync_interval: HumanDuration,
+}
+
+fn default_keep() -> usize {
+    5
+}
+
+fn default_fsync_interval() -> HumanDuration {
+    HumanDuration(Duration::from_secs(1))
+}
+
+impl OutputConfig for FileConfig {
+    type Output = FileOutput;
+    fn build(&self, _cx: &OutputBuildContext) -> Result<FileOutput, String> {
+        let template = PathTemplate::parse(&self.path)?;
+        if self.max_bytes == Some(ByteSize(0)) {
+            return Err(
+                "max_bytes: expected a positive size, or leave it unset to never rotate".into(),
+            );
+        }
+        Ok(FileOutput {
+            template,
+            compression: self.compression,
+            writer: Writer::new(WriterSettings {
+                max_bytes: self.max_bytes.map_or(0, |b| b.0),
+                keep: self.keep,
+                fsync: self.fsync,
+                fsync_interval: self.fsync_interval.0,
+            }),
+        })
+    }
+}
+
+/// The running file output.
+pub struct FileOutput {
+    template: PathTemplate,
+    compression: Compression,
+    writer: Writer,
+}
+
+/// Encoded data per destination file.
+pub struct FileRequest {
+    files: Vec<(PathBuf, Vec<u8>)>,
+}
+
+impl Output for FileOutput {
+    type Request = FileRequest;
+
+    fn encode(&mut self, records: &Records<'_>) -> Result<FileRequest, Rejection> {
+        let now = chrono::Utc::now();
+        let mut files: Vec<(PathBuf, Vec<u8>)> = Vec::new();
+        if self.template.per_input() {
+            for (input, run) in records.runs() {
+                let path = self.template.render(input, now);
+                let at = match files.iter().position(|(p, _)| *p == path) {
+                    Some(at) => at,
+                    None => {
+                        files.push((path, Vec::new()));
+                        files.len() - 1
+                    }
+                };
+                encode_ndjson(run, &mut files[at].1);
+            }
+        } else {
+            let mut data = Vec::with_capacity(records.len() * 256);
+            encode_ndjson(records.iter(), &mut data);
+            files.push((self.template.render("", now), data));
+        }
+        if self.compression == Compression::Gzip {
+            for (_, data) in &mut files {
+                let mut gz = GzEncoder::new(Vec::with_capacity(data.len() / 4), Level::fast());
+                gz.write_all(data)
+                    .map_err(|e| Rejection::new("encode", format!("gzip: {e}")))?;
+                *data = gz
+                    .finish()
+                    .map_err(|e| Rejection::new("encode", format!("gzip: {e}")))?;
+            }
+        }
+        Ok(FileRequest { files })
+    }
+
+    fn request_bytes(request: &FileRequest) -> usize {
+        request.files.iter().map(|(_, d)| d.len()).sum()
+    }
+
+    async fn send(&mut self, request: &FileRequest) -> Outcome {
+        let writer = &mut self.writer;
+        let result = blocking(|| {
+            for (path, data) in &request.files {
+                writer
+                    .write(path, data)
+                    .map_err(|e| format!("writing {}: {e}", path.display()))?;
+            }
+            writer.after_request().map_err(|e| format!("fsync: {e}"))
+        });
+        match result {
+            Ok(()) => Outcome::Delivered,
+            // A full disk or a missing mount may recover; the driver backs off and counts.
+            Err(reason) => Outcome::Retry {
+                after: None,
+                reason,
+            },
+        }
+    }
+
+    async fn shutdown(&mut self) {
+        let writer = &mut self.writer;
+        if let Err(e) = blocking(|| writer.sync_all()) {
+            tracing::warn!(error = %e, "file output: final fsync failed");
+        }
+    }
+}
+
+/// Runs blocking file I/O without stalling other tasks on a multi-threaded runtime.
+fn blocking<R>(f: impl FnOnce() -> R) -> R {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}

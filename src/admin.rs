@@ -1,0 +1,87 @@
+//! The admin HTTP listener (loopback by default): `/health` (the process is up), `/ready`
+//! (the pipeline is running), `/metrics` (Prometheus text) and `/ledger` (the record ledger
+//! as JSON, with whether it balances).
+
+use crate::pipeline::Telemetry;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Clone)]
+struct AdminState {
+    telemetry: Telemetry,
+    ready: Arc<AtomicBool>,
+}
+
+/// Serves the admin endpoints on `listener` until `shutdown` fires.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    telemetry: Telemetry,
+    ready: Arc<AtomicBool>,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    let app = Router::new()
+        .route("/health", get(|| async { "ok\n" }))
+        .route("/ready", get(ready_handler))
+        .route("/metrics", get(metrics_handler))
+        .route("/ledger", get(ledger_handler))
+        .with_state(AdminState { telemetry, ready });
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+}
+
+async fn ready_handler(State(state): State<AdminState>) -> impl IntoResponse {
+    if state.ready.load(Ordering::Relaxed) {
+        (StatusCode::OK, "ready\n")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready\n")
+    }
+}
+
+async fn metrics_handler(State(state): State<AdminState>) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.telemetry.render_prometheus(),
+    )
+}
+
+async fn ledger_handler(State(state): State<AdminState>) -> impl IntoResponse {
+    let snapshot = state.telemetry.ledger();
+    let balance = snapshot.check_balance();
+    let routes: Vec<serde_json::Value> = snapshot
+        .routes
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "input": r.input,
+                "output": r.output,
+                "received": snapshot.received(&r.input),
+                "delivered": r.delivered,
+                "rejected": r.rejected,
+                "dropped": r.dropped,
+                "buffered": r.buffered,
+                "rejected_by": r.rejected_by,
+                "dropped_by": r.dropped_by,
+            })
+        })
+        .collect();
+    let body = serde_json::json!({
+        "balanced": balance.is_ok(),
+        "error": balance.err(),
+        "received": snapshot.received.iter().map(|(k, v)| (k.clone(), *v)).collect::<std::collections::BTreeMap<_, _>>(),
+        "routes": routes,
+    });
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+}

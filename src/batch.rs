@@ -1,0 +1,225 @@
+//! Records travel in batches, never one by one: channel, lock and allocation costs are paid
+//! per batch. An input fills a [`Batch`] and hands it to its [`BatchSender`], which applies
+//! back-pressure and does the counting. Outputs see the records of a request as
+//! [`Records`]: slices of shared batches, so fan-out and request cutting copy no records.
+
+use crate::ack::AckToken;
+use crate::ledger::{InputId, Ledger};
+use crate::record::LogRecord;
+use std::ops::Range;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+/// A group of records from one input, with an optional acknowledgement.
+#[derive(Debug)]
+pub struct Batch {
+    pub records: Vec<LogRecord>,
+    /// Resolved once every output the batch was routed to has settled it.
+    pub ack: Option<AckToken>,
+    pub(crate) input: InputId,
+    pub(crate) input_name: Arc<str>,
+    pub(crate) bytes: usize,
+    pub(crate) received_at: Instant,
+}
+
+impl Batch {
+    /// A batch of records without an acknowledgement.
+    pub fn new(records: Vec<LogRecord>) -> Self {
+        Batch {
+            records,
+            ack: None,
+            input: 0,
+            input_name: Arc::from(""),
+            bytes: 0,
+            received_at: Instant::now(),
+        }
+    }
+
+    /// Attaches an acknowledgement token (see [`AckToken::new`]).
+    pub fn with_ack(mut self, ack: AckToken) -> Self {
+        self.ack = Some(ack);
+        self
+    }
+
+    /// Number of records.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// True when there are no records.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// Name of the input that produced the batch.
+    pub fn input_name(&self) -> &str {
+        &self.input_name
+    }
+}
+
+/// Why a batch could not be handed to the pipeline.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// The pipeline is shutting down; the records were counted as dropped.
+    #[error("the pipeline is shutting down")]
+    Closed,
+    /// `try_send` found the input's queue full; the records were counted as dropped.
+    #[error("the input queue is full")]
+    Full,
+}
+
+/// An input's handle into the pipeline. Cheap to clone (one per connection, say).
+#[derive(Clone)]
+pub struct BatchSender {
+    tx: mpsc::Sender<Batch>,
+    input: InputId,
+    name: Arc<str>,
+    ledger: Arc<Ledger>,
+}
+
+impl BatchSender {
+    pub(crate) fn new(
+        tx: mpsc::Sender<Batch>,
+        input: InputId,
+        name: Arc<str>,
+        ledger: Arc<Ledger>,
+    ) -> Self {
+        BatchSender {
+            tx,
+            input,
+            name,
+            ledger,
+        }
+    }
+
+    /// Sends a batch, waiting while the pipeline is full (back-pressure).
+    pub async fn send(&self, batch: Batch) -> Result<(), SendError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let batch = self.stamp(batch);
+        self.ledger.received(self.input, batch.len() as u64);
+        self.tx
+            .send(batch)
+            .await
+            .map_err(|mpsc::error::SendError(batch)| {
+                self.drop_batch(batch, "shutdown");
+                SendError::Closed
+            })
+    }
+
+    /// Sends a batch if the pipeline has room now; otherwise the records are counted as
+    /// dropped (for inputs that cannot push back, like UDP).
+    pub fn try_send(&self, batch: Batch) -> Result<(), SendError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let batch = self.stamp(batch);
+        self.ledger.received(self.input, batch.len() as u64);
+        self.tx.try_send(batch).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(batch) => {
+                self.drop_batch(batch, "input_queue_full");
+                SendError::Full
+            }
+            mpsc::error::TrySendError::Closed(batch) => {
+                self.drop_batch(batch, "shutdown");
+                SendError::Closed
+            }
+        })
+    }
+
+    fn stamp(&self, mut batch: Batch) -> Batch {
+        batch.input = self.input;
+        batch.input_name = Arc::clone(&self.name);
+        batch.bytes = batch.records.iter().map(LogRecord::estimated_bytes).sum();
+        batch
+    }
+
+    fn drop_batch(&self, batch: Batch, reason: &'static str) {
+        self.ledger
+            .dropped_at_input(self.input, batch.len() as u64, reason);
+        if let Some(ack) = batch.ack {
+            ack.rejected(batch.records.len() as u64, reason);
+        }
+    }
+}
+
+/// A run of records of one shared batch, with its holder's share of the acknowledgement.
+#[derive(Debug)]
+pub struct Slice {
+    pub(crate) batch: Arc<Batch>,
+    pub(crate) range: Range<usize>,
+    pub(crate) ack: Option<AckToken>,
+}
+
+impl Slice {
+    pub(crate) fn whole(batch: Arc<Batch>, ack: Option<AckToken>) -> Self {
+        let range = 0..batch.len();
+        Slice { batch, range, ack }
+    }
+
+    /// The records of this slice.
+    pub fn records(&self) -> &[LogRecord] {
+        &self.batch.records[self.range.clone()]
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.range.len()
+    }
+
+    /// Estimated bytes, pro rata of the batch's estimate. Computed from the range ends so
+    /// that the parts of a split slice add up exactly to the whole.
+    pub(crate) fn bytes(&self) -> usize {
+        let total = self.batch.len().max(1);
+        let upto = |i: usize| self.batch.bytes * i / total;
+        upto(self.range.end) - upto(self.range.start)
+    }
+
+    /// Splits off the first `n` records as a new slice with its own acknowledgement share.
+    pub(crate) fn split_front(&mut self, n: usize) -> Slice {
+        debug_assert!(n < self.len());
+        let at = self.range.start + n;
+        let front = Slice {
+            batch: Arc::clone(&self.batch),
+            range: self.range.start..at,
+            ack: self.ack.clone(),
+        };
+        self.range.start = at;
+        front
+    }
+}
+
+/// The records of one output request: slices of shared batches, in arrival order.
+#[derive(Clone, Copy)]
+pub struct Records<'a> {
+    slices: &'a [Slice],
+}
+
+impl<'a> Records<'a> {
+    pub(crate) fn new(slices: &'a [Slice]) -> Self {
+        Records { slices }
+    }
+
+    /// Every record, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &'a LogRecord> + 'a {
+        self.slices.iter().flat_map(Slice::records)
+    }
+
+    /// Runs of records with the name of the input each came from, in order.
+    pub fn runs(&self) -> impl Iterator<Item = (&'a str, &'a [LogRecord])> + 'a {
+        self.slices
+            .iter()
+            .map(|s| (s.batch.input_name(), s.records()))
+    }
+
+    /// Number of records.
+    pub fn len(&self) -> usize {
+        self.slices.iter().map(Slice::len).sum()
+    }
+
+    /// True when there are no records.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}

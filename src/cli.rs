@@ -1,0 +1,201 @@
+//! The command line: `logferry [--config PATH]` runs, `logferry validate` checks. Exit codes:
+//! 0 success, 78 (EX_CONFIG) for a config error, 1 for a runtime failure.
+
+use crate::config::{Config, ConfigError};
+use crate::pipeline::Pipeline;
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use tokio_util::sync::CancellationToken;
+
+/// Exit code of a config error (sysexits.h `EX_CONFIG`).
+pub const EXIT_CONFIG: u8 = 78;
+
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("LOGFERRY_GIT_COMMIT"),
+    ")"
+);
+
+const EXAMPLES: &str = "\
+Examples:
+  logferry                                  run the embedded default config (stdin -> stdout)
+  logferry --config /etc/logferry/logferry.toml
+  logferry validate --config logferry.toml  check a config without starting anything
+  printf 'a\\nb\\n' | logferry --config examples/stdin-to-file.toml
+
+Exit codes: 0 success, 78 config error, 1 runtime failure.";
+
+#[derive(Parser, Debug)]
+#[command(name = "logferry", version = VERSION, about = "A fast log collection agent: syslog, OTLP, Filebeat and files in; OTLP, Loki and files out.", after_help = EXAMPLES)]
+struct Cli {
+    /// Config file (TOML). Without it, the embedded default config runs.
+    #[arg(
+        long,
+        short,
+        global = true,
+        env = "LOGFERRY_CONFIG",
+        value_name = "PATH"
+    )]
+    config: Option<PathBuf>,
+    /// Format of logferry's own logs (on stderr).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
+    log_format: LogFormat,
+    /// Log filter, e.g. `info` or `logferry=debug` (also read from LOGFERRY_LOG).
+    #[arg(long, global = true, env = "LOGFERRY_LOG", default_value = "info")]
+    log_level: String,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Check the config (and build every component) without starting anything.
+    Validate,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum LogFormat {
+    Human,
+    Json,
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format, &cli.log_level);
+    let config = match load(cli.config.as_deref()) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("logferry: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    if let Err(e) = config.build() {
+        eprintln!("logferry: {e}");
+        return ExitCode::from(EXIT_CONFIG);
+    }
+    match cli.command {
+        Some(Command::Validate) => {
+            let names = |v: Vec<&str>| v.join(", ");
+            println!(
+                "{}: OK ({} inputs: {}; {} outputs: {})",
+                config.origin.display(),
+                config.inputs.len(),
+                names(config.inputs.iter().map(|i| i.name.as_str()).collect()),
+                config.outputs.len(),
+                names(config.outputs.iter().map(|o| o.name.as_str()).collect()),
+            );
+            ExitCode::SUCCESS
+        }
+        None => match run(config) {
+            Ok(code) => code,
+            Err(e) => {
+                tracing::error!("{e:#}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+fn load(path: Option<&std::path::Path>) -> Result<Config, ConfigError> {
+    match path {
+        Some(path) => Config::load(path),
+        None => {
+            tracing::info!("no --config given: running the embedded default config");
+            Config::embedded_default()
+        }
+    }
+}
+
+fn init_logging(format: LogFormat, filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn run(config: Config) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("logferry")
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(run_async(config))
+}
+
+async fn run_async(config: Config) -> anyhow::Result<ExitCode> {
+    let (inputs, outputs) = config.build()?;
+    let stop_admin = CancellationToken::new();
+    let ready = Arc::new(AtomicBool::new(false));
+    let admin_listener = if config.admin.enabled {
+        let listener = tokio::net::TcpListener::bind(config.admin.listen)
+            .await
+            .with_context(|| format!("admin.listen: binding {}", config.admin.listen))?;
+        tracing::info!(address = %listener.local_addr()?, "admin endpoint listening (/health, /ready, /metrics, /ledger)");
+        Some(listener)
+    } else {
+        None
+    };
+
+    let mut pipeline = Pipeline::start(inputs, outputs);
+    let admin = admin_listener.map(|listener| {
+        tokio::spawn(crate::admin::serve(
+            listener,
+            pipeline.telemetry(),
+            Arc::clone(&ready),
+            stop_admin.clone(),
+        ))
+    });
+    ready.store(true, Ordering::Relaxed);
+    tracing::info!(
+        config = %config.origin.display(),
+        inputs = config.inputs.len(),
+        outputs = config.outputs.len(),
+        version = VERSION,
+        "logferry started"
+    );
+
+    tokio::select! {
+        _ = pipeline.inputs_finished() => tracing::info!("every input has finished; draining outputs"),
+        signal = crate::shutdown::signal() => {
+            tracing::info!(signal, deadline = %config.shutdown_timeout, "stopping: draining outputs");
+            tokio::spawn(async {
+                let again = crate::shutdown::signal().await;
+                tracing::warn!(signal = again, "second signal: exiting without draining");
+                std::process::exit(1);
+            });
+        }
+    }
+    ready.store(false, Ordering::Relaxed);
+    let telemetry = pipeline.telemetry();
+    let failed = pipeline.shutdown(config.shutdown_timeout.0).await;
+    stop_admin.cancel();
+    if let Some(admin) = admin {
+        let _ = admin.await;
+    }
+
+    let ledger = telemetry.ledger();
+    for r in &ledger.routes {
+        tracing::info!(input = %r.input, output = %r.output, received = ledger.received(&r.input), delivered = r.delivered, rejected = r.rejected, dropped = r.dropped, buffered = r.buffered, "final record count");
+    }
+    if let Err(e) = ledger.check_balance() {
+        tracing::error!("record ledger does not balance: {e}");
+        return Ok(ExitCode::FAILURE);
+    }
+    if !failed.is_empty() {
+        tracing::error!(inputs = ?failed, "stopped after input failures");
+        return Ok(ExitCode::FAILURE);
+    }
+    tracing::info!("stopped cleanly");
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,82 @@
+//! The output contract. An output is two functions: a pure [`Output::encode`] that turns
+//! records into a request (unit-testable without a network) and a single-attempt
+//! [`Output::send`] that reports an [`Outcome`]. Buffering, batching, retries with backoff,
+//! timeouts, acknowledgements and telemetry belong to the engine's driver, as in the
+//! OpenTelemetry Collector's exporterhelper.
+
+use crate::batch::Records;
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A final refusal: a short stable code (a metric label) and the destination's own words.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rejection {
+    /// Stable, low-cardinality reason, e.g. `http_400`, `encode`, `out_of_order`.
+    pub code: &'static str,
+    /// Human-readable detail, logged with the output's name.
+    pub message: String,
+}
+
+impl Rejection {
+    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Rejection {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// What one attempt to send a request achieved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The destination has every record.
+    Delivered,
+    /// A transient failure: try again, after `after` if the destination said when.
+    Retry {
+        after: Option<Duration>,
+        reason: String,
+    },
+    /// The destination refused every record for good.
+    Rejected(Rejection),
+    /// The destination stored all but `count` records, which it refused for good. It does
+    /// not say which, so the driver attributes them to the request's last records.
+    PartiallyRejected { count: usize, rejection: Rejection },
+}
+
+/// What a plugin config needs to build its output (no I/O happens in `build`).
+#[derive(Clone, Debug)]
+pub struct OutputBuildContext {
+    /// The output's name (its table key).
+    pub name: String,
+    /// Where it may keep state: its own `data_dir` or the global one.
+    pub data_dir: PathBuf,
+}
+
+/// A plugin's config: deserialized with unknown keys refused, then built without I/O.
+pub trait OutputConfig: serde::de::DeserializeOwned + Send + 'static {
+    type Output: Output;
+    /// Checks the config and builds the output. Must not touch the network or the disk,
+    /// so that `logferry validate` can call it.
+    fn build(&self, cx: &OutputBuildContext) -> Result<Self::Output, String>;
+}
+
+/// A destination.
+pub trait Output: Send + 'static {
+    /// An encoded request, kept by the driver for retries.
+    type Request: Send + Sync + 'static;
+
+    /// Encodes records into one request. An `Err` rejects all of them for good.
+    fn encode(&mut self, records: &Records<'_>) -> Result<Self::Request, Rejection>;
+
+    /// Size of an encoded request in bytes, for the `bytes_sent` metric.
+    fn request_bytes(request: &Self::Request) -> usize;
+
+    /// Makes one attempt to deliver `request`.
+    fn send(&mut self, request: &Self::Request) -> impl Future<Output = Outcome> + Send;
+
+    /// Flushes and releases resources; called once after the last request.
+    fn shutdown(&mut self) -> impl Future<Output = ()> + Send {
+        async {}
+    }
+}

@@ -1,0 +1,220 @@
+//! An output's memory buffer: bounded in records and bytes, counting what is queued and what
+//! is in flight, so memory stays bounded whatever the destination does. When full it either
+//! blocks the producer (back-pressure reaches the input) or drops the newest batch (counted).
+
+use crate::batch::Slice;
+use crate::config::ByteSize;
+use crate::metrics::OutputMetrics;
+use crate::pipeline::batcher::{BatchSettings, Queue};
+use serde::Deserialize;
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+/// What to do with a batch that does not fit.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum WhenFull {
+    /// Wait for room: back-pressure to the input (the default; loses nothing).
+    #[default]
+    Block,
+    /// Drop the incoming batch and count it (`dropped`, reason `buffer_full`).
+    DropNewest,
+}
+
+/// Where an output buffers.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum BufferKind {
+    #[default]
+    Memory,
+}
+
+/// `[outputs.NAME.buffer]`.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct BufferSettings {
+    #[serde(rename = "type")]
+    pub kind: BufferKind,
+    /// Most records queued or in flight.
+    pub max_records: usize,
+    /// Most estimated bytes queued or in flight.
+    pub max_bytes: ByteSize,
+    pub when_full: WhenFull,
+}
+
+impl Default for BufferSettings {
+    fn default() -> Self {
+        BufferSettings {
+            kind: BufferKind::Memory,
+            max_records: 100_000,
+            max_bytes: ByteSize(64 << 20),
+            when_full: WhenFull::Block,
+        }
+    }
+}
+
+/// The result of offering a slice to the buffer.
+#[derive(Debug)]
+pub(crate) enum Push {
+    Accepted,
+    /// Full and `when_full = "drop_newest"`: the slice is handed back to be counted.
+    Full(Slice),
+    /// The output stopped at the shutdown deadline: handed back to be counted as dropped.
+    Stopped(Slice),
+}
+
+#[derive(Debug, Default)]
+struct State {
+    queue: Queue,
+    /// Records and bytes queued plus in flight (what the limits bound).
+    held_records: usize,
+    held_bytes: usize,
+    producers: usize,
+    closed: bool,
+    /// The driver has stopped; nothing more is accepted.
+    stopped: bool,
+    /// Send whatever is queued now, without waiting for `max_age`.
+    flush: bool,
+}
+
+/// One output's buffer, shared by the routers that feed it and the driver that drains it.
+#[derive(Debug)]
+pub(crate) struct MemoryBuffer {
+    state: Mutex<State>,
+    space: Notify,
+    data: Notify,
+    settings: BufferSettings,
+    metrics: Arc<OutputMetrics>,
+}
+
+impl MemoryBuffer {
+    pub(crate) fn new(settings: BufferSettings, metrics: Arc<OutputMetrics>) -> Self {
+        MemoryBuffer {
+            state: Mutex::new(State::default()),
+            space: Notify::new(),
+            data: Notify::new(),
+            settings,
+            metrics,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Registers a router that will push; the buffer closes when all have finished.
+    pub(crate) fn add_producer(&self) {
+        self.lock().producers += 1;
+    }
+
+    /// A router has finished; the last one closes the buffer.
+    pub(crate) fn producer_done(&self) {
+        let mut state = self.lock();
+        state.producers -= 1;
+        if state.producers == 0 {
+            state.closed = true;
+            drop(state);
+            self.data.notify_waiters();
+        }
+    }
+
+    /// Sends whatever is queued without waiting for `max_age` (shutdown drain).
+    pub(crate) fn flush_now(&self) {
+        self.lock().flush = true;
+        self.data.notify_waiters();
+    }
+
+    /// Offers a slice, waiting for room when `when_full = "block"`.
+    pub(crate) async fn push(&self, slice: Slice) -> Push {
+        let (records, bytes) = (slice.len(), slice.bytes());
+        loop {
+            let space = self.space.notified();
+            tokio::pin!(space);
+            {
+                let mut state = self.lock();
+                if state.stopped {
+                    return Push::Stopped(slice);
+                }
+                // An empty buffer takes anything, so one oversized batch cannot wedge it.
+                let fits = state.held_records == 0
+                    || (state.held_records + records <= self.settings.max_records
+                        && state.held_bytes + bytes <= self.settings.max_bytes.0 as usize);
+                if fits {
+                    state.held_records += records;
+                    state.held_bytes += bytes;
+                    state.queue.push(slice, Instant::now());
+                    drop(state);
+                    self.metrics.buffer_records.add(records as i64);
+                    self.metrics.buffer_bytes.add(bytes as i64);
+                    self.data.notify_one();
+                    return Push::Accepted;
+                }
+                if self.settings.when_full == WhenFull::DropNewest {
+                    return Push::Full(slice);
+                }
+                // Register for the wake-up before releasing the lock so none is missed.
+                space.as_mut().enable();
+            }
+            space.await;
+        }
+    }
+
+    /// Waits for the next request's slices: a full request, the oldest record's `max_age`,
+    /// or a close/flush. `None` once the buffer is closed and empty.
+    pub(crate) async fn next_request(&self, settings: &BatchSettings) -> Option<Vec<Slice>> {
+        loop {
+            let data = self.data.notified();
+            tokio::pin!(data);
+            let deadline = {
+                let mut state = self.lock();
+                let queued = state.queue.records();
+                if queued > 0 && (state.closed || state.flush || state.queue.full(settings)) {
+                    return Some(state.queue.cut(settings));
+                }
+                if queued == 0 && state.closed {
+                    return None;
+                }
+                match state.queue.deadline(settings) {
+                    Some(at) if at <= Instant::now() => return Some(state.queue.cut(settings)),
+                    deadline => {
+                        data.as_mut().enable();
+                        deadline
+                    }
+                }
+            };
+            match deadline {
+                Some(at) => {
+                    tokio::select! {
+                        _ = &mut data => {}
+                        _ = tokio::time::sleep_until(at) => {}
+                    }
+                }
+                None => data.await,
+            }
+        }
+    }
+
+    /// Stops accepting and takes everything still queued (the shutdown deadline).
+    pub(crate) fn stop(&self) -> Vec<Slice> {
+        let left = {
+            let mut state = self.lock();
+            state.stopped = true;
+            state.queue.take_all()
+        };
+        self.space.notify_waiters();
+        left
+    }
+
+    /// Frees the room held by settled records.
+    pub(crate) fn release(&self, records: usize, bytes: usize) {
+        {
+            let mut state = self.lock();
+            state.held_records -= records;
+            state.held_bytes = state.held_bytes.saturating_sub(bytes);
+        }
+        self.metrics.buffer_records.add(-(records as i64));
+        self.metrics.buffer_bytes.add(-(bytes as i64));
+        self.space.notify_waiters();
+    }
+}

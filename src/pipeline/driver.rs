@@ -1,0 +1,206 @@
+//! The driver of one output: takes requests from its buffer, encodes, sends with a timeout,
+//! retries with backoff, and settles every record (ledger, acknowledgement, latency,
+//! buffer room) from one typed verdict. One request is in flight at a time, which keeps
+//! each output's records in order.
+
+use crate::batch::{Records, Slice};
+use crate::config::HumanDuration;
+use crate::ledger::{Ledger, RouteId, Settled};
+use crate::metrics::OutputMetrics;
+use crate::output::{Outcome, Output, Rejection};
+use crate::pipeline::batcher::BatchSettings;
+use crate::pipeline::buffer::MemoryBuffer;
+use crate::pipeline::retry::{Backoff, RetrySettings};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// Per-output engine settings (the keys every output table accepts besides its own).
+#[derive(Clone, Debug, PartialEq)]
+pub struct DriverSettings {
+    pub batch: BatchSettings,
+    pub retry: RetrySettings,
+    /// Longest one send attempt may take before it counts as a retryable failure.
+    pub request_timeout: HumanDuration,
+}
+
+/// What a running driver is given.
+pub(crate) struct DriverContext {
+    pub name: Arc<str>,
+    pub buffer: Arc<MemoryBuffer>,
+    pub settings: DriverSettings,
+    pub ledger: Arc<Ledger>,
+    /// `routes[input]`: this output's ledger route for records of that input.
+    pub routes: Vec<Option<RouteId>>,
+    pub metrics: Arc<OutputMetrics>,
+    /// Fires at the shutdown deadline: stop retrying, count what is left as dropped.
+    pub hard_stop: CancellationToken,
+}
+
+type DriverFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// A built output, ready to be driven. Dispatch is static inside the driver; this box is
+/// opened once, at start.
+pub struct BuiltOutput(Box<dyn FnOnce(DriverContext) -> DriverFuture + Send>);
+
+impl BuiltOutput {
+    pub fn new<O: Output>(output: O) -> Self {
+        BuiltOutput(Box::new(move |cx| Box::pin(run(output, cx))))
+    }
+
+    pub(crate) fn start(self, cx: DriverContext) -> DriverFuture {
+        (self.0)(cx)
+    }
+}
+
+/// The verdict on one request.
+enum Verdict {
+    Delivered,
+    Rejected(Rejection),
+    Partial(usize, Rejection),
+    /// The shutdown deadline passed before delivery.
+    Abandoned,
+}
+
+async fn run<O: Output>(mut output: O, cx: DriverContext) {
+    loop {
+        let slices = tokio::select! {
+            biased;
+            _ = cx.hard_stop.cancelled() => break,
+            next = cx.buffer.next_request(&cx.settings.batch) => match next {
+                Some(slices) => slices,
+                None => break,
+            },
+        };
+        let verdict = deliver(&mut output, &slices, &cx).await;
+        settle(slices, verdict, &cx);
+    }
+    let left = cx.buffer.stop();
+    if !left.is_empty() {
+        let n: usize = left.iter().map(Slice::len).sum();
+        tracing::warn!(output = %cx.name, records = n, "shutdown deadline passed; dropping undelivered records");
+        settle(left, Verdict::Abandoned, &cx);
+    }
+    output.shutdown().await;
+}
+
+async fn deliver<O: Output>(output: &mut O, slices: &[Slice], cx: &DriverContext) -> Verdict {
+    let request = match output.encode(&Records::new(slices)) {
+        Ok(request) => request,
+        Err(rejection) => return Verdict::Rejected(rejection),
+    };
+    let timeout = cx.settings.request_timeout.0;
+    let mut backoff = Backoff::new(&cx.settings.retry);
+    loop {
+        let attempt = tokio::time::timeout(timeout, output.send(&request));
+        let outcome = tokio::select! {
+            biased;
+            _ = cx.hard_stop.cancelled() => return Verdict::Abandoned,
+            outcome = attempt => outcome.unwrap_or_else(|_| Outcome::Retry {
+                after: None,
+                reason: format!("no answer within request_timeout ({})", cx.settings.request_timeout),
+            }),
+        };
+        let (after, reason) = match outcome {
+            Outcome::Delivered => {
+                count_sent::<O>(cx, &request);
+                return Verdict::Delivered;
+            }
+            Outcome::PartiallyRejected { count, rejection } => {
+                count_sent::<O>(cx, &request);
+                return Verdict::Partial(count, rejection);
+            }
+            Outcome::Rejected(rejection) => {
+                cx.metrics.errors.add(1);
+                return Verdict::Rejected(rejection);
+            }
+            Outcome::Retry { after, reason } => (after, reason),
+        };
+        cx.metrics.errors.add(1);
+        if backoff.fail() {
+            return Verdict::Rejected(Rejection::new(
+                "retries_exhausted",
+                format!("gave up after {} attempts: {reason}", backoff.attempts()),
+            ));
+        }
+        let delay = backoff.delay(after);
+        cx.metrics.retries.add(1);
+        tracing::warn!(output = %cx.name, attempt = backoff.attempts(), retry_in = ?delay, %reason, "send failed; will retry");
+        tokio::select! {
+            biased;
+            _ = cx.hard_stop.cancelled() => return Verdict::Abandoned,
+            _ = tokio::time::sleep(delay) => {}
+        }
+    }
+}
+
+fn count_sent<O: Output>(cx: &DriverContext, request: &O::Request) {
+    cx.metrics.requests.add(1);
+    cx.metrics.bytes_sent.add(O::request_bytes(request) as u64);
+}
+
+/// Applies a verdict to every slice: ledger (one lock), acknowledgements, latency, room.
+fn settle(slices: Vec<Slice>, verdict: Verdict, cx: &DriverContext) {
+    let total: usize = slices.iter().map(Slice::len).sum();
+    // With a partial rejection the destination does not say which records it refused; the
+    // last `count` are charged, so counts stay exact even if attribution is approximate.
+    let mut rejected_left = match &verdict {
+        Verdict::Partial(count, _) => (*count).min(total),
+        _ => 0,
+    };
+    if let Verdict::Rejected(r) | Verdict::Partial(_, r) = &verdict {
+        tracing::warn!(output = %cx.name, code = r.code, records = if rejected_left > 0 { rejected_left } else { total }, reason = %r.message, "destination rejected records for good");
+    }
+    let now = tokio::time::Instant::now();
+    let mut entries: Vec<(RouteId, u64, Settled)> = Vec::with_capacity(slices.len() + 1);
+    let (mut records, mut bytes) = (0, 0);
+    for slice in slices.into_iter().rev() {
+        let n = slice.len();
+        records += n;
+        bytes += slice.bytes();
+        let route = cx.routes[slice.batch.input].expect("output receives only routed inputs");
+        cx.metrics.delivery_latency.observe(
+            now.saturating_duration_since(slice.batch.received_at),
+            n as u64,
+        );
+        let (rejected, how) = match &verdict {
+            Verdict::Delivered => (0, Settled::Delivered),
+            Verdict::Rejected(r) => (n, Settled::Rejected(r.code)),
+            Verdict::Abandoned => (n, Settled::Dropped("shutdown")),
+            Verdict::Partial(_, r) => {
+                let here = rejected_left.min(n);
+                rejected_left -= here;
+                if here > 0 {
+                    entries.push((route, here as u64, Settled::Rejected(r.code)));
+                }
+                entries.push((route, (n - here) as u64, Settled::Delivered));
+                if let Some(ack) = slice.ack {
+                    ack.rejected(here as u64, &r.message);
+                }
+                continue;
+            }
+        };
+        entries.push((route, n as u64, how));
+        if let Some(ack) = slice.ack {
+            match (&verdict, how) {
+                (_, Settled::Delivered) => ack.delivered(),
+                (Verdict::Rejected(r), _) => ack.rejected(rejected as u64, &r.message),
+                _ => ack.rejected(rejected as u64, "shutdown deadline passed before delivery"),
+            }
+        }
+    }
+    cx.ledger.settle(entries);
+    cx.buffer.release(records, bytes);
+}
+
+impl Default for DriverSettings {
+    fn default() -> Self {
+        DriverSettings {
+            batch: BatchSettings::default(),
+            retry: RetrySettings::default(),
+            request_timeout: HumanDuration(Duration::from_secs(30)),
+        }
+    }
+}

@@ -1,0 +1,245 @@
+//! The engine: bounded channels from inputs, a router per input fanning batches out to the
+//! outputs that take it, and per output a buffer and a driver (batching, retries, acks).
+//!
+//! Shutdown: inputs are cancelled; when the last sender of an input is gone its router
+//! finishes; when every router feeding an output has finished, that output's buffer closes
+//! and its driver flushes what is left and returns. Past the deadline, drivers stop
+//! retrying and count what is left as dropped (reason `shutdown`).
+
+pub mod batcher;
+pub mod buffer;
+pub mod driver;
+pub mod retry;
+mod router;
+
+pub use batcher::BatchSettings;
+pub use buffer::{BufferSettings, WhenFull};
+pub use driver::{BuiltOutput, DriverSettings};
+pub use retry::RetrySettings;
+
+use crate::batch::BatchSender;
+use crate::input::{BuiltInput, InputContext};
+use crate::ledger::{InputId, Ledger, Snapshot};
+use crate::metrics::{InputMetrics, OutputMetrics};
+use buffer::MemoryBuffer;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+/// Batches an input may have waiting for its router. Small on purpose: the output buffers
+/// are where records wait; this only smooths hand-over.
+const INPUT_QUEUE_BATCHES: usize = 8;
+
+/// An input to start.
+pub struct InputSpec {
+    pub name: String,
+    pub built: BuiltInput,
+}
+
+/// An output to start.
+pub struct OutputSpec {
+    pub name: String,
+    pub built: BuiltOutput,
+    /// Indexes into the input list of the inputs this output takes.
+    pub takes: Vec<InputId>,
+    pub buffer: BufferSettings,
+    pub driver: DriverSettings,
+}
+
+/// A running topology.
+pub struct Pipeline {
+    input_names: Vec<String>,
+    ledger: Arc<Ledger>,
+    input_metrics: Vec<Arc<InputMetrics>>,
+    output_metrics: Vec<Arc<OutputMetrics>>,
+    buffers: Vec<Arc<MemoryBuffer>>,
+    inputs: JoinSet<(String, Result<(), crate::input::InputError>)>,
+    routers: JoinSet<()>,
+    drivers: JoinSet<()>,
+    shutdown: CancellationToken,
+    hard_stop: CancellationToken,
+    failed_inputs: Vec<String>,
+}
+
+impl Pipeline {
+    /// Starts every component on the current tokio runtime.
+    pub fn start(inputs: Vec<InputSpec>, outputs: Vec<OutputSpec>) -> Pipeline {
+        let input_names: Vec<String> = inputs.iter().map(|i| i.name.clone()).collect();
+        let output_names: Vec<String> = outputs.iter().map(|o| o.name.clone()).collect();
+        let takes: Vec<Vec<InputId>> = outputs.iter().map(|o| o.takes.clone()).collect();
+        let ledger = Arc::new(Ledger::new(&input_names, &output_names, &takes));
+        let shutdown = CancellationToken::new();
+        let hard_stop = CancellationToken::new();
+
+        let mut buffers = Vec::new();
+        let mut output_metrics = Vec::new();
+        let mut drivers = JoinSet::new();
+        for (id, spec) in outputs.into_iter().enumerate() {
+            let metrics = Arc::new(OutputMetrics {
+                name: spec.name.clone(),
+                ..OutputMetrics::default()
+            });
+            let buffer = Arc::new(MemoryBuffer::new(spec.buffer, Arc::clone(&metrics)));
+            let cx = driver::DriverContext {
+                name: Arc::from(spec.name.as_str()),
+                buffer: Arc::clone(&buffer),
+                settings: spec.driver,
+                ledger: Arc::clone(&ledger),
+                routes: (0..input_names.len())
+                    .map(|i| ledger.route(i, id))
+                    .collect(),
+                metrics: Arc::clone(&metrics),
+                hard_stop: hard_stop.clone(),
+            };
+            drivers.spawn(spec.built.start(cx));
+            buffers.push(buffer);
+            output_metrics.push(metrics);
+        }
+
+        let mut input_metrics = Vec::new();
+        let mut routers = JoinSet::new();
+        let mut running = JoinSet::new();
+        for (id, spec) in inputs.into_iter().enumerate() {
+            let (tx, rx) = mpsc::channel(INPUT_QUEUE_BATCHES);
+            let targets = (0..buffers.len())
+                .filter_map(|o| {
+                    ledger.route(id, o).map(|route| router::Target {
+                        buffer: Arc::clone(&buffers[o]),
+                        route,
+                    })
+                })
+                .collect();
+            routers.spawn(router::run(rx, targets, Arc::clone(&ledger)));
+            let metrics = Arc::new(InputMetrics {
+                name: spec.name.clone(),
+                ..InputMetrics::default()
+            });
+            let name: Arc<str> = Arc::from(spec.name.as_str());
+            let cx = InputContext {
+                name: Arc::clone(&name),
+                sender: BatchSender::new(tx, id, name, Arc::clone(&ledger)),
+                shutdown: shutdown.child_token(),
+                metrics: Arc::clone(&metrics),
+            };
+            let fut = spec.built.start(cx);
+            let input_name = spec.name;
+            running.spawn(async move { (input_name, fut.await) });
+            input_metrics.push(metrics);
+        }
+
+        Pipeline {
+            input_names,
+            ledger,
+            input_metrics,
+            output_metrics,
+            buffers,
+            inputs: running,
+            routers,
+            drivers,
+            shutdown,
+            hard_stop,
+            failed_inputs: Vec::new(),
+        }
+    }
+
+    /// Waits until every input has returned (finite sources such as stdin end by themselves).
+    pub async fn inputs_finished(&mut self) {
+        while let Some(joined) = self.inputs.join_next().await {
+            self.note_input_exit(joined);
+        }
+    }
+
+    fn note_input_exit(
+        &mut self,
+        joined: Result<(String, Result<(), crate::input::InputError>), tokio::task::JoinError>,
+    ) {
+        match joined {
+            Ok((_, Ok(()))) => {}
+            Ok((name, Err(e))) => {
+                tracing::error!(input = %name, error = %e, "input failed");
+                self.failed_inputs.push(name);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "input task panicked");
+                self.failed_inputs.push("<panicked>".into());
+            }
+        }
+    }
+
+    /// Stops inputs, drains outputs within `deadline`, and reports the inputs that failed.
+    pub async fn shutdown(mut self, deadline: Duration) -> Vec<String> {
+        self.shutdown.cancel();
+        let drain = async {
+            self.inputs_finished().await;
+            while self.routers.join_next().await.is_some() {}
+            for buffer in &self.buffers {
+                buffer.flush_now();
+            }
+            while self.drivers.join_next().await.is_some() {}
+        };
+        if tokio::time::timeout(deadline, drain).await.is_err() {
+            tracing::warn!(
+                ?deadline,
+                "shutdown deadline passed; abandoning undelivered records"
+            );
+            self.hard_stop.cancel();
+            self.inputs.abort_all();
+            while let Some(joined) = self.inputs.join_next().await {
+                if !matches!(&joined, Err(e) if e.is_cancelled()) {
+                    self.note_input_exit(joined);
+                }
+            }
+            while self.routers.join_next().await.is_some() {}
+            while self.drivers.join_next().await.is_some() {}
+        }
+        self.failed_inputs
+    }
+
+    /// A consistent copy of the record ledger.
+    pub fn ledger(&self) -> Snapshot {
+        self.ledger.snapshot(&self.input_names)
+    }
+
+    /// A handle for the admin endpoint to read metrics while the pipeline runs.
+    pub fn telemetry(&self) -> Telemetry {
+        Telemetry {
+            input_names: self.input_names.clone(),
+            ledger: Arc::clone(&self.ledger),
+            inputs: self.input_metrics.clone(),
+            outputs: self.output_metrics.clone(),
+        }
+    }
+}
+
+/// Read access to a pipeline's counters.
+#[derive(Clone)]
+pub struct Telemetry {
+    input_names: Vec<String>,
+    ledger: Arc<Ledger>,
+    inputs: Vec<Arc<InputMetrics>>,
+    outputs: Vec<Arc<OutputMetrics>>,
+}
+
+impl Telemetry {
+    /// A consistent copy of the record ledger.
+    pub fn ledger(&self) -> Snapshot {
+        self.ledger.snapshot(&self.input_names)
+    }
+
+    /// Everything in Prometheus text format.
+    pub fn render_prometheus(&self) -> String {
+        let inputs: Vec<&InputMetrics> = self.inputs.iter().map(Arc::as_ref).collect();
+        let outputs: Vec<&OutputMetrics> = self.outputs.iter().map(Arc::as_ref).collect();
+        crate::metrics::render(&inputs, &outputs, &self.ledger())
+    }
+
+    /// The metrics of an output, by name.
+    pub fn output(&self, name: &str) -> Option<&OutputMetrics> {
+        self.outputs
+            .iter()
+            .find(|m| m.name == name)
+            .map(Arc::as_ref)
+    }
+}
