@@ -11,6 +11,9 @@ pub mod buffer;
 pub mod driver;
 pub mod retry;
 mod router;
+pub mod testing;
+#[cfg(test)]
+mod tests;
 
 pub use batcher::BatchSettings;
 pub use buffer::{BufferSettings, WhenFull};
