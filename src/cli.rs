@@ -130,7 +130,10 @@ fn run(config: Config) -> anyhow::Result<ExitCode> {
         .thread_name("logferry")
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(run_async(config))
+    let result = runtime.block_on(run_async(config));
+    // A blocking read of stdin cannot be cancelled; do not wait for it once drained.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    result
 }
 
 async fn run_async(config: Config) -> anyhow::Result<ExitCode> {

@@ -1,1 +1,9 @@
+//! One integration-test binary: end-to-end tests that run the real `logferry` binary.
 
+mod support;
+
+mod architecture;
+mod cli;
+mod config_errors;
+mod file_output;
+mod operating;

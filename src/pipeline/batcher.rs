@@ -78,11 +78,7 @@ impl Queue {
                 continue;
             }
             // Take the part that fits: by records, and pro rata by bytes.
-            let by_bytes = if size == 0 {
-                len
-            } else {
-                room_bytes * len / size
-            };
+            let by_bytes = (room_bytes * len).checked_div(size).unwrap_or(len);
             let mut take = room_records.min(by_bytes);
             if out.is_empty() {
                 take = take.max(1); // always make progress

@@ -391,3 +391,55 @@ async fn the_shutdown_deadline_drops_and_counts_what_could_not_be_delivered() {
     let route = snapshot.route("in0", "out0").unwrap();
     assert_eq!((route.dropped_by["shutdown"], route.buffered), (8, 0));
 }
+
+/// One topology through every path a record can take, checking the ledger after each step:
+/// delivered, rejected, dropped as buffer_full, still buffered, dropped at shutdown.
+#[tokio::test(start_paused = true)]
+async fn the_ledger_balances_at_every_step_through_every_path() {
+    let mut rejecting = OutputCase::new(vec![0]);
+    rejecting.script = vec![Outcome::Rejected(Rejection::new("http_400", "bad"))];
+    let mut stalled = OutputCase::new(vec![0, 1]);
+    stalled.stalled = true;
+    stalled.buffer.max_records = 6;
+    stalled.buffer.when_full = WhenFull::DropNewest;
+    let (tx, pipeline, _) = start(2, vec![OutputCase::new(vec![0]), rejecting, stalled]);
+    let telemetry = pipeline.telemetry();
+    let check = |step: &str| {
+        let snapshot = telemetry.ledger();
+        snapshot
+            .check_balance()
+            .unwrap_or_else(|e| panic!("after {step}: {e}"));
+        snapshot
+    };
+
+    // The stalled output still holds this batch, so its ack stays open: wait for the others.
+    let _pending = send_acked(&tx[0], records(4, "a")).await;
+    settle_time().await;
+    let s = check("first batch");
+    assert_eq!(s.route("in0", "out0").unwrap().delivered, 4);
+    assert_eq!(s.route("in0", "out1").unwrap().rejected, 4);
+    assert_eq!(s.route("in0", "out2").unwrap().buffered, 4);
+
+    let dropped = send_acked(&tx[1], records(4, "b")).await;
+    assert!(!dropped.wait().await.is_delivered());
+    let s = check("overflow");
+    assert_eq!(s.route("in1", "out2").unwrap().dropped_by["buffer_full"], 4);
+
+    send_acked(&tx[1], records(2, "c")).await;
+    settle_time().await;
+    let s = check("still buffered");
+    assert_eq!(s.route("in1", "out2").unwrap().buffered, 2);
+
+    assert!(
+        pipeline
+            .shutdown(std::time::Duration::from_secs(1))
+            .await
+            .is_empty()
+    );
+    let s = check("shutdown");
+    let route = s.route("in0", "out2").unwrap();
+    assert_eq!((route.dropped_by["shutdown"], route.buffered), (4, 0));
+    let route = s.route("in1", "out2").unwrap();
+    assert_eq!((route.dropped, route.buffered), (6, 0));
+    assert_eq!(s.received("in0") + s.received("in1"), 10);
+}
