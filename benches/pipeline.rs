@@ -8,7 +8,9 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use logferry::batch::Batch;
 use logferry::input::{BuiltInput, Input, InputContext, InputError};
 use logferry::pipeline::testing::NullOutput;
-use logferry::pipeline::{BufferSettings, BuiltOutput, DriverSettings, InputSpec, OutputSpec, Pipeline};
+use logferry::pipeline::{
+    BufferSettings, BuiltOutput, DriverSettings, InputSpec, OutputSpec, Pipeline,
+};
 use logferry::record::{AnyValue, LogRecord, Resource, Str};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -76,7 +78,12 @@ fn run_once(runtime: &tokio::runtime::Runtime, fan_out: usize) -> Duration {
         pipeline.shutdown(Duration::from_secs(60)).await;
         let elapsed = start.elapsed();
         let ledger = telemetry.ledger();
-        assert!(ledger.routes.iter().all(|r| r.delivered == (BATCHES * RECORDS_PER_BATCH) as u64));
+        assert!(
+            ledger
+                .routes
+                .iter()
+                .all(|r| r.delivered == (BATCHES * RECORDS_PER_BATCH) as u64)
+        );
         elapsed
     })
 }
@@ -90,9 +97,10 @@ fn pipeline(c: &mut Criterion) {
     group.throughput(Throughput::Elements((BATCHES * RECORDS_PER_BATCH) as u64));
     group.sample_size(20);
     for fan_out in [1, 2] {
-        group.bench_function(format!("200B records, 1 input -> {fan_out} null outputs"), |b| {
-            b.iter_custom(|iters| (0..iters).map(|_| run_once(&runtime, fan_out)).sum())
-        });
+        group.bench_function(
+            format!("200B records, 1 input -> {fan_out} null outputs"),
+            |b| b.iter_custom(|iters| (0..iters).map(|_| run_once(&runtime, fan_out)).sum()),
+        );
     }
     group.finish();
 }

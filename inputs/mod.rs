@@ -2,11 +2,13 @@
 //! contract (`record`, `batch`, `ack`, `input`), never the engine or an output.
 
 pub mod stdin;
+pub mod syslog;
 
 crate::registry::registry! {
     /// Every input type, by its `type` key.
     pub enum InputPlugin: crate::input::InputConfig => BuiltInput, crate::input::InputBuildContext {
         "stdin" => Stdin(stdin::StdinConfig),
+        "syslog" => Syslog(syslog::SyslogConfig),
     }
 }
 

@@ -169,7 +169,7 @@ async fn run_async(config: Config) -> anyhow::Result<ExitCode> {
     );
 
     tokio::select! {
-        _ = pipeline.inputs_finished() => tracing::info!("every input has finished; draining outputs"),
+        _ = pipeline.inputs_finished() => tracing::info!("inputs finished; draining outputs"),
         signal = crate::shutdown::signal() => {
             tracing::info!(signal, deadline = %config.shutdown_timeout, "stopping: draining outputs");
             tokio::spawn(async {

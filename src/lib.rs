@@ -20,6 +20,7 @@ pub mod config;
 pub mod input;
 pub mod ledger;
 pub mod metrics;
+pub mod net;
 pub mod output;
 pub mod pipeline;
 pub mod record;

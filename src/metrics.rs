@@ -76,6 +76,10 @@ pub struct InputMetrics {
     pub errors: Counter,
     /// Open connections (stream listeners) or open files (tailers).
     pub connections: Gauge,
+    /// Messages that could not be parsed and were kept whole, marked with the reason.
+    pub parse_failures: Counter,
+    /// Messages or lines cut at the size limit (kept, marked `log.truncated`).
+    pub truncated: Counter,
 }
 
 /// Telemetry of one output.
@@ -115,7 +119,7 @@ pub fn render(inputs: &[&InputMetrics], outputs: &[&OutputMetrics], ledger: &Sna
         );
     }
     type InputField = fn(&InputMetrics) -> i64;
-    let input_families: [(&str, &str, &str, InputField); 3] = [
+    let input_families: [(&str, &str, &str, InputField); 5] = [
         (
             "logferry_input_bytes_received_total",
             "counter",
@@ -133,6 +137,18 @@ pub fn render(inputs: &[&InputMetrics], outputs: &[&OutputMetrics], ledger: &Sna
             "gauge",
             "Open connections or files of an input.",
             |m| m.connections.get(),
+        ),
+        (
+            "logferry_input_parse_failures_total",
+            "counter",
+            "Messages an input could not parse (kept whole, marked with the reason).",
+            |m| m.parse_failures.get() as i64,
+        ),
+        (
+            "logferry_input_truncated_total",
+            "counter",
+            "Messages or lines cut at the input's size limit (kept, marked log.truncated).",
+            |m| m.truncated.get() as i64,
         ),
     ];
     for (name, kind, help, get) in input_families {

@@ -1,7 +1,9 @@
 //! The command line end to end: stdin through the pipeline to files and stdout.
 
-use crate::support::{Setup, bin, bodies, run_with};
+use crate::support::{Running, Setup, bin, bodies, run_with, wait_exit};
+use std::io::{BufRead, Write};
 use std::process::Command;
+use std::time::Duration;
 
 const LINES: &[&str] = &[
     "first line",
@@ -112,22 +114,35 @@ fn two_outputs_both_receive_everything() {
 
 #[test]
 fn the_embedded_default_config_runs_without_a_file_and_says_so() {
-    let out = run_with(
-        Command::new(bin())
-            .env_remove("LOGFERRY_CONFIG")
-            .env("LOGFERRY_ADMIN_LISTEN", "127.0.0.1:0"),
-        b"hello from the default\n",
-    );
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "stderr: {stderr}");
-    assert!(
-        stderr.contains("embedded default config"),
-        "stderr: {stderr}"
-    );
-    assert_eq!(
-        bodies(&String::from_utf8(out.stdout).unwrap()),
-        ["hello from the default"]
-    );
+    let mut cmd = Command::new(bin());
+    cmd.env_remove("LOGFERRY_CONFIG")
+        .env("LOGFERRY_ADMIN_LISTEN", "127.0.0.1:0")
+        .env("LOGFERRY_SYSLOG_ADDRESS", "127.0.0.1:0")
+        .args(["--log-format", "json"]);
+    let mut running = Running::spawn(cmd, true);
+    let udp = running.listening("udp://");
+    running.wait_log("embedded default config");
+    let mut stdin = running.child.stdin.take().unwrap();
+    stdin.write_all(b"hello from stdin\n").unwrap();
+    drop(stdin);
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket
+        .send_to(
+            b"<13>1 2026-11-29T01:02:03Z h app - - - hello from syslog",
+            &udp,
+        )
+        .unwrap();
+    let stdout = running.child.stdout.take().unwrap();
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        let line = lines.next().expect("stdout open").unwrap();
+        seen.extend(bodies(&line));
+    }
+    seen.sort();
+    assert_eq!(seen, ["hello from stdin", "hello from syslog"]);
+    running.terminate();
+    assert!(wait_exit(&mut running.child, Duration::from_secs(30)).success());
 }
 
 #[test]

@@ -82,6 +82,9 @@ pub(crate) async fn read_lines(
         let eof = n == 0;
         let now = now_unix_nano();
         lines.feed(&mut buf, eof, |line, truncated| {
+            if truncated {
+                cx.metrics.truncated.add(1);
+            }
             records.push(line_record(line, truncated, now, &resource));
         });
         // Send at the batch size, and whenever the reader has nothing more ready, so a

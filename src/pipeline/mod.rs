@@ -147,10 +147,14 @@ impl Pipeline {
         }
     }
 
-    /// Waits until every input has returned (finite sources such as stdin end by themselves).
+    /// Waits until every input has returned (finite sources such as stdin end by themselves)
+    /// or one has failed (a listener that cannot bind, say): either way it is time to stop.
     pub async fn inputs_finished(&mut self) {
         while let Some(joined) = self.inputs.join_next().await {
             self.note_input_exit(joined);
+            if !self.failed_inputs.is_empty() {
+                return;
+            }
         }
     }
 
@@ -175,7 +179,9 @@ impl Pipeline {
     pub async fn shutdown(mut self, deadline: Duration) -> Vec<String> {
         self.shutdown.cancel();
         let drain = async {
-            self.inputs_finished().await;
+            while let Some(joined) = self.inputs.join_next().await {
+                self.note_input_exit(joined);
+            }
             while self.routers.join_next().await.is_some() {}
             for buffer in &self.buffers {
                 buffer.flush_now();

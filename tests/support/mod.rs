@@ -133,13 +133,23 @@ impl Running {
 
     /// Like [`Running::start`], with a prepared command (environment, say).
     pub fn start_with(mut cmd: Command, config: &Path) -> Running {
-        let mut child = cmd
-            .arg("--config")
+        cmd.arg("--config")
             .arg(config)
             .arg("--log-format")
-            .arg("json")
+            .arg("json");
+        Running::spawn(cmd, false)
+    }
+
+    /// Spawns a prepared command with piped stdin and stderr (JSON logs expected), and
+    /// stdout piped when `capture_stdout`.
+    pub fn spawn(mut cmd: Command, capture_stdout: bool) -> Running {
+        let mut child = cmd
             .stdin(Stdio::piped())
-            .stdout(Stdio::null())
+            .stdout(if capture_stdout {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn logferry");
@@ -180,6 +190,29 @@ impl Running {
                 ),
             }
         }
+    }
+
+    /// The address a listener bound, from its startup log line, for an address that starts
+    /// with `scheme` (`udp://`, `tcp://`, …), without the scheme.
+    pub fn listening(&mut self, scheme: &str) -> String {
+        loop {
+            let found = self.seen.iter().find_map(|line| {
+                let v: serde_json::Value = serde_json::from_str(line).ok()?;
+                let address = v["fields"]["address"].as_str()?;
+                address.strip_prefix(scheme).map(str::to_string)
+            });
+            if let Some(address) = found {
+                return address;
+            }
+            let line = self.wait_next_log();
+            self.seen.push(line);
+        }
+    }
+
+    fn wait_next_log(&mut self) -> String {
+        self.stderr
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("no more log lines; saw:\n{}", self.seen.join("\n")))
     }
 
     /// The admin address from the startup log (`admin.listen` with port 0).

@@ -1,0 +1,100 @@
+//! Stream transports (TCP, TLS, unix stream): read, frame (RFC 6587, detected per message),
+//! decode, and send in batches. Awaiting the send is the back-pressure: while the pipeline
+//! is full this connection is not read, and TCP flow control slows the sender.
+
+use super::decode::Decoder;
+use super::parse::ParseOptions;
+use crate::batch::Batch;
+use crate::input::InputContext;
+use crate::net::framing::SyslogFrameDecoder;
+use crate::record::now_unix_nano;
+use bytes::BytesMut;
+use chrono::FixedOffset;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio_util::sync::CancellationToken;
+
+/// Records per batch from one connection.
+const BATCH_RECORDS: usize = 1024;
+
+/// What every connection of a listener shares.
+#[derive(Clone, Copy)]
+pub(crate) struct StreamSettings {
+    pub max_message_bytes: usize,
+    pub timezone: FixedOffset,
+    pub idle_timeout: Duration,
+    pub transport: &'static str,
+}
+
+/// Reads one connection until it closes, goes idle, fails or `shutdown` fires.
+pub(crate) async fn read_connection(
+    mut reader: impl AsyncRead + Unpin,
+    peer: Option<std::net::SocketAddr>,
+    settings: StreamSettings,
+    cx: &InputContext,
+    shutdown: CancellationToken,
+) {
+    let mut framer = SyslogFrameDecoder::new(settings.max_message_bytes);
+    let mut decoder = Decoder::new(settings.transport);
+    decoder.set_peer(peer);
+    let mut buf = BytesMut::with_capacity(64 * 1024);
+    let mut records = Vec::with_capacity(BATCH_RECORDS);
+    let who = peer.map_or_else(|| "unix socket".to_string(), |p| p.to_string());
+    loop {
+        if buf.capacity() - buf.len() < 8 * 1024 {
+            buf.reserve(64 * 1024);
+        }
+        let read = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            read = tokio::time::timeout(settings.idle_timeout, reader.read_buf(&mut buf)) => read,
+        };
+        let eof = match read {
+            Ok(Ok(n)) => {
+                cx.metrics.bytes_received.add(n as u64);
+                n == 0
+            }
+            Ok(Err(e)) => {
+                cx.metrics.errors.add(1);
+                tracing::warn!(input = %cx.name, peer = %who, error = %e, "syslog connection failed");
+                true
+            }
+            Err(_) => {
+                tracing::debug!(input = %cx.name, peer = %who, "closing idle syslog connection");
+                true
+            }
+        };
+        let observed = now_unix_nano();
+        let opts = ParseOptions::new(settings.timezone, observed);
+        loop {
+            let frame = if eof {
+                framer.last_frame(&mut buf)
+            } else {
+                framer.next_frame(&mut buf)
+            };
+            let Some(frame) = frame else { break };
+            decoder.decode(
+                frame.data,
+                frame.truncated,
+                &opts,
+                observed,
+                cx,
+                &mut records,
+            );
+            if records.len() >= BATCH_RECORDS {
+                let batch = std::mem::replace(&mut records, Vec::with_capacity(BATCH_RECORDS));
+                if cx.sender.send(Batch::new(batch)).await.is_err() {
+                    return;
+                }
+            }
+        }
+        if !records.is_empty() {
+            let batch = std::mem::replace(&mut records, Vec::with_capacity(BATCH_RECORDS));
+            if cx.sender.send(Batch::new(batch)).await.is_err() {
+                return;
+            }
+        }
+        if eof {
+            break;
+        }
+    }
+}

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Runs a private, unprivileged syslog-ng that forwards everything it is given to HOST:PORT.
+# usage: syslog-ng.sh MODE HOST PORT WORKDIR [CAFILE]
+#   MODE       udp        network() UDP: legacy BSD/RFC 3164 (<PRI>Mmm dd hh:mm:ss host prog[pid]: msg)
+#              tcp        network() TCP: legacy BSD, LF after each message
+#              tcp-5424   network() TCP with flags(syslog-protocol): RFC 5424, LF after each message
+#              udp-5424   syslog() UDP: RFC 5424, one message per datagram
+#              tcp-octet  syslog() TCP: RFC 5424, octet-counted framing ("LEN SP MSG")
+#              tls        syslog() TLS: RFC 5424, octet-counted; peer-verify(required-trusted) against CAFILE
+#   CAFILE     PEM CA bundle, required for tls.
+# Inputs (all in WORKDIR):
+#   in.sock      unix datagram socket, BSD/local syslog format: logger --socket WORKDIR/in.sock -t TAG MSG
+#   in5424.sock  unix datagram socket, RFC 5424: logger --socket WORKDIR/in5424.sock --rfc5424 -t TAG MSG
+#                (syslog-ng 3.38 cannot auto-detect the format on one unix socket)
+#   in.log       file followed from its start, each line one message with program "infile"
+# Also written to WORKDIR: syslog-ng.conf, syslog-ng.pid, syslog-ng.persist, syslog-ng.ctl (control
+# socket) and syslog-ng-internal.log (syslog-ng's own messages, NOT forwarded). The script execs
+# syslog-ng -F, so the caller's $! is syslog-ng's PID: stop it with kill PID (SIGTERM).
+# Environment (optional):
+#   SYSLOG_NG           syslog-ng binary (default: syslog-ng on PATH, else the wrapper setup.sh made in
+#                       ${LOGFERRY_PEERS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/logferry-peers}/bin/syslog-ng)
+#   TLS_CLIENT_CERT, TLS_CLIENT_KEY   client certificate and key for mutual TLS
+#   SENDER_HOSTNAME     HOSTNAME put in the forwarded messages (default: the machine's short host name)
+#   MAX_MESSAGE_SIZE    log-msg-size() in bytes (default 65536)
+#   CHECK_ONLY=1        only write the config and check it (syslog-ng --syntax-only), then exit
+set -euo pipefail
+
+die() { echo "syslog-ng.sh: error: $*" >&2; exit 2; }
+usage() { die "usage: syslog-ng.sh udp|tcp|tcp-5424|udp-5424|tcp-octet|tls HOST PORT WORKDIR [CAFILE]"; }
+
+[ $# -ge 4 ] && [ $# -le 5 ] || usage
+MODE=$1 HOST=$2 PORT=$3 WD=$4 CAFILE=${5:-}
+case "$MODE" in udp|tcp|tcp-5424|udp-5424|tcp-octet|tls) ;; *) echo "syslog-ng.sh: unknown MODE '$MODE'" >&2; usage ;; esac
+[ -n "$HOST" ] || die "HOST is empty"
+case "$PORT" in ''|*[!0-9]*) die "PORT must be a number, got '$PORT'" ;; esac
+[ "$PORT" -ge 1 ] && [ "$PORT" -le 65535 ] || die "PORT out of range: $PORT"
+case "$HOST$WD$CAFILE${TLS_CLIENT_CERT:-}${TLS_CLIENT_KEY:-}${SENDER_HOSTNAME:-}" in
+  *'"'*|*'\'*) die "quotes and backslashes are not supported in arguments" ;;
+esac
+MAXSIZE=${MAX_MESSAGE_SIZE:-65536}
+case "$MAXSIZE" in ''|*[!0-9]*) die "MAX_MESSAGE_SIZE must be a number of bytes" ;; esac
+
+if [ -z "${SYSLOG_NG:-}" ]; then
+  PEERS_DIR=${LOGFERRY_PEERS_DIR:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/logferry-peers}
+  SYSLOG_NG=$(command -v syslog-ng || echo "$PEERS_DIR/bin/syslog-ng")
+fi
+[ -x "$SYSLOG_NG" ] || die "syslog-ng not found at '$SYSLOG_NG' (run setup.sh, or set SYSLOG_NG)"
+
+mkdir -p "$WD" || die "cannot create WORKDIR $WD"
+WD=$(cd "$WD" && pwd)
+for s in in.sock in5424.sock syslog-ng.ctl; do
+  [ "$((${#WD} + ${#s} + 1))" -lt 108 ] \
+    || die "socket path $WD/$s is too long for a unix socket (max 107 bytes); use a shorter WORKDIR"
+done
+PIDFILE=$WD/syslog-ng.pid
+if [ -s "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
+  die "a syslog-ng (pid $(cat "$PIDFILE")) already runs with WORKDIR $WD"
+fi
+rm -f "$PIDFILE" "$WD/in.sock" "$WD/in5424.sock" "$WD/syslog-ng.ctl"
+touch "$WD/in.log"
+
+dest=""
+case "$MODE" in
+  udp)       dest="network(\"$HOST\" port($PORT) transport(\"udp\"))" ;;
+  tcp)       dest="network(\"$HOST\" port($PORT) transport(\"tcp\"))" ;;
+  tcp-5424)  dest="network(\"$HOST\" port($PORT) transport(\"tcp\") flags(syslog-protocol))" ;;
+  udp-5424)  dest="syslog(\"$HOST\" port($PORT) transport(\"udp\"))" ;;
+  tcp-octet) dest="syslog(\"$HOST\" port($PORT) transport(\"tcp\"))" ;;
+  tls)
+    [ -n "$CAFILE" ] || die "MODE tls needs CAFILE"
+    [ -r "$CAFILE" ] || die "CAFILE $CAFILE is not readable"
+    tls="ca-file(\"$(realpath "$CAFILE")\") peer-verify(required-trusted)"
+    if [ -n "${TLS_CLIENT_CERT:-}" ] || [ -n "${TLS_CLIENT_KEY:-}" ]; then
+      [ -r "${TLS_CLIENT_CERT:-}" ] && [ -r "${TLS_CLIENT_KEY:-}" ] \
+        || die "TLS_CLIENT_CERT and TLS_CLIENT_KEY must both name readable files"
+      tls+=" cert-file(\"$(realpath "$TLS_CLIENT_CERT")\") key-file(\"$(realpath "$TLS_CLIENT_KEY")\")"
+    fi
+    dest="syslog(\"$HOST\" port($PORT) transport(\"tls\") tls($tls))"
+    ;;
+esac
+host_opt=""
+[ -n "${SENDER_HOSTNAME:-}" ] && host_opt="host-override(\"$SENDER_HOSTNAME\")"
+
+CONF=$WD/syslog-ng.conf
+cat > "$CONF" <<EOF
+@version: 3.38
+# Generated by syslog-ng.sh $MODE $HOST $PORT: forwards in.sock, in5424.sock and in.log to $HOST:$PORT.
+# time-reopen(1): reconnect a second after a failed/closed connection (default 60 s).
+options { time-reopen(1); use-dns(no); dns-cache(no); use-fqdn(no); chain-hostnames(no);
+          stats-freq(0); log-msg-size($MAXSIZE); };
+
+source s_in {
+  unix-dgram("$WD/in.sock" $host_opt);
+  unix-dgram("$WD/in5424.sock" flags(syslog-protocol) $host_opt);
+  file("$WD/in.log" flags(no-parse) follow-freq(1) program-override("infile") $host_opt);
+};
+destination d_fwd { $dest; };
+log { source(s_in); destination(d_fwd); };
+
+# syslog-ng's own messages: kept out of the forwarded stream.
+source s_internal { internal(); };
+destination d_internal { file("$WD/syslog-ng-internal.log"); };
+log { source(s_internal); destination(d_internal); };
+EOF
+
+if [ "${CHECK_ONLY:-0}" = 1 ]; then
+  exec "$SYSLOG_NG" --syntax-only -f "$CONF"
+fi
+exec "$SYSLOG_NG" -F --no-caps -f "$CONF" --persist-file="$WD/syslog-ng.persist" \
+     --pidfile="$PIDFILE" --control="$WD/syslog-ng.ctl"
