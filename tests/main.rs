@@ -7,3 +7,5 @@ mod cli;
 mod config_errors;
 mod file_output;
 mod operating;
+mod syslog_input;
+mod syslog_peers;

@@ -192,7 +192,9 @@ fn assemble(pri: Option<Pri>, f: Fields) -> Parsed {
         time_unix_nano: f.time_unix_nano,
         severity_number: pri.map_or(0, Pri::severity_number),
         severity_text: pri.map_or_else(Str::new, |p| Str::from_static(p.severity_text())),
-        body: f.msg.map_or(AnyValue::Empty, AnyValue::String),
+        body: f.msg.map_or(AnyValue::Empty, |m| {
+            AnyValue::String(without_first_space(m))
+        }),
         attributes,
         ..LogRecord::default()
     };
@@ -241,4 +243,14 @@ fn msg(line: &Line, start: usize) -> Str {
     let start = start.min(line.bytes().len());
     let bom = line.bytes()[start..].starts_with(b"\xEF\xBB\xBF");
     line.slice(start + if bom { 3 } else { 0 }..line.bytes().len())
+}
+
+/// rsyslog keeps the space after a BSD tag's colon in its message property and sends it on
+/// (`- - -  hello`); like rsyslog's own `remove.msgFirstSpace`, one leading space is dropped
+/// so the same message reads the same whichever way it came.
+fn without_first_space(msg: Str) -> Str {
+    match msg.as_bytes().first() {
+        Some(b' ') => Str::from_utf8(msg.as_bytes().slice(1..)).unwrap_or(msg),
+        _ => msg,
+    }
 }

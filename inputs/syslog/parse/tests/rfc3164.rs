@@ -267,7 +267,7 @@ fn host_and_tag_forms() {
             Some("web01"),
             Some("app"),
             None,
-            " two",
+            "two", // one leading space dropped, as rsyslog's remove.msgFirstSpace
         ),
         (
             b"<13>Mar  5 07:08:09 web01 kernel message text",

@@ -214,7 +214,7 @@ fn timestamps_in_their_real_world_spellings() {
 #[test]
 fn msg_keeps_its_spaces_and_loses_its_trailer() {
     let cases: [(&[u8], Option<&str>); 6] = [
-        (b"<164>1 - - - - - -   spaced  \r\n", Some("  spaced  ")),
+        (b"<164>1 - - - - - -   spaced  \r\n", Some(" spaced  ")),
         (b"<164>1 - - - - - - two\nlines\0", Some("two\nlines")),
         (b"<164>1 - - - - - - ", Some("")),
         (b"<164>1 - - - - - - -", Some("-")),
