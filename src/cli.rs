@@ -137,6 +137,7 @@ fn run(config: Config) -> anyhow::Result<ExitCode> {
 }
 
 async fn run_async(config: Config) -> anyhow::Result<ExitCode> {
+    let mut signals = crate::shutdown::Signals::install().context("installing signal handlers")?;
     let (inputs, outputs) = config.build()?;
     let stop_admin = CancellationToken::new();
     let ready = Arc::new(AtomicBool::new(false));
@@ -170,10 +171,10 @@ async fn run_async(config: Config) -> anyhow::Result<ExitCode> {
 
     tokio::select! {
         _ = pipeline.inputs_finished() => tracing::info!("inputs finished; draining outputs"),
-        signal = crate::shutdown::signal() => {
+        signal = signals.recv() => {
             tracing::info!(signal, deadline = %config.shutdown_timeout, "stopping: draining outputs");
-            tokio::spawn(async {
-                let again = crate::shutdown::signal().await;
+            tokio::spawn(async move {
+                let again = signals.recv().await;
                 tracing::warn!(signal = again, "second signal: exiting without draining");
                 std::process::exit(1);
             });

@@ -231,3 +231,57 @@ fn tls_without_certificates_and_bad_endpoints_are_config_errors() {
         );
     }
 }
+
+#[test]
+fn idle_slow_and_garbage_connections_do_not_hold_up_the_others() {
+    let mut receiver = Receiver::start(&["tcp://127.0.0.1:0"], "");
+    let port = receiver.port("tcp");
+    let connect = || std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    // One connects and sends nothing; one sends random bytes; one trickles a message.
+    let idle = connect();
+    let mut garbage = connect();
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    let random: Vec<u8> = (0..20_000)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect();
+    garbage.write_all(&random).unwrap();
+    let mut slow = connect();
+    slow.write_all(b"<14>1 - host app - - - slo").unwrap();
+    // A well-behaved sender is served meanwhile, including a truncated octet count at its end.
+    let mut good = connect();
+    good.write_all(b"<14>1 - host app - - - prompt\n40 <14>1 - host app - - - cut sho")
+        .unwrap();
+    drop(good);
+    receiver.records_with("prompt");
+    let records = receiver.records_with("cut sho");
+    let cut = records
+        .iter()
+        .find(|r| body(r) == "cut sho")
+        .expect("the truncated count's message is kept");
+    assert_eq!(attribute(cut, "log.truncated").unwrap()["boolValue"], true);
+    slow.write_all(b"w\n").unwrap();
+    drop(slow);
+    drop(garbage);
+    receiver.records_with("slow");
+    // The listener is still up for new connections.
+    drop(idle);
+    let mut again = connect();
+    again
+        .write_all(b"<14>1 - host app - - - still listening\n")
+        .unwrap();
+    drop(again);
+    receiver.records_with("still listening");
+    let metrics = receiver.metrics();
+    assert!(
+        metric(
+            &metrics,
+            "logferry_input_parse_failures_total{input=\"sys\"}"
+        ) > 0,
+        "random bytes are counted"
+    );
+}

@@ -13,13 +13,17 @@ use std::sync::Arc;
 /// varies its host or app name).
 const MAX_RESOURCES: usize = 1024;
 
+/// (host name, app name): what makes messages share a resource.
+type ResourceKey = (Option<Str>, Option<Str>);
+
 /// Decodes the messages of one connection or socket.
 pub(crate) struct Decoder {
     transport: &'static str,
-    resources: HashMap<(Option<Str>, Option<Str>), Arc<Resource>>,
+    resources: HashMap<ResourceKey, Arc<Resource>>,
     /// The last peer seen and its text form (datagram sockets see many peers).
     peer: Option<(std::net::SocketAddr, Str)>,
     peer_text: Option<Str>,
+    last: Option<(ResourceKey, Arc<Resource>)>,
 }
 
 impl Decoder {
@@ -29,6 +33,7 @@ impl Decoder {
             resources: HashMap::new(),
             peer: None,
             peer_text: None,
+            last: None,
         }
     }
 
@@ -84,6 +89,19 @@ impl Decoder {
     }
 
     fn resource(&mut self, host: Option<Str>, app: Option<Str>) -> Arc<Resource> {
+        // Consecutive messages mostly come from the same program: skip the hash lookup.
+        if let Some((last_key, resource)) = &self.last
+            && last_key.0 == host
+            && last_key.1 == app
+        {
+            return Arc::clone(resource);
+        }
+        let resource = self.lookup(host.clone(), app.clone());
+        self.last = Some(((host, app), Arc::clone(&resource)));
+        resource
+    }
+
+    fn lookup(&mut self, host: Option<Str>, app: Option<Str>) -> Arc<Resource> {
         let key = (host, app);
         if let Some(resource) = self.resources.get(&key) {
             return Arc::clone(resource);

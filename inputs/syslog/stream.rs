@@ -88,7 +88,10 @@ pub(crate) async fn read_connection(
             }
         }
         if !records.is_empty() {
-            let batch = std::mem::replace(&mut records, Vec::with_capacity(BATCH_RECORDS));
+            // Size the next batch like this one: a batch waits in buffers as a whole, and
+            // unused capacity there is memory per record.
+            let next = Vec::with_capacity(records.len().next_power_of_two().min(BATCH_RECORDS));
+            let batch = std::mem::replace(&mut records, next);
             if cx.sender.send(Batch::new(batch)).await.is_err() {
                 return;
             }

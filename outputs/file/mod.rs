@@ -1,5 +1,5 @@
 //! `type = "file"`: NDJSON files, one OTLP/JSON-shaped object per record (see
-//! `record::encode_ndjson`), at a templated `path`, with size-based rotation, optional gzip
+//! `record::encode_ndjson`), or short text lines (`format = "text"`), at a templated `path`, with size-based rotation, optional gzip
 //! and an fsync policy.
 //!
 //! With `compression = "gzip"` each request is appended as its own gzip member; a file of
@@ -15,7 +15,7 @@ pub use writer::Fsync;
 use crate::batch::Records;
 use crate::config::{ByteSize, HumanDuration};
 use crate::output::{Outcome, Output, OutputBuildContext, OutputConfig, Rejection};
-use crate::record::encode_ndjson;
+use crate::record::{LogRecord, encode_lines, encode_ndjson};
 use flate2::Compression as Level;
 use flate2::write::GzEncoder;
 use serde::Deserialize;
@@ -23,6 +23,15 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 use writer::{Writer, WriterSettings};
+
+/// Line format.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    #[default]
+    Json,
+    Text,
+}
 
 /// File compression.
 #[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
@@ -39,6 +48,10 @@ pub enum Compression {
 pub struct FileConfig {
     /// File path; may contain `{{ input }}` and strftime fields (UTC time of writing).
     pub path: String,
+    /// `"json"` (default: one OTLP/JSON-shaped object per line, nothing lost) or `"text"`
+    /// (`TIME HOST SERVICE SEVERITY: BODY`, as syslog daemons write files).
+    #[serde(default)]
+    pub format: Format,
     /// `"none"` (default) or `"gzip"`.
     #[serde(default)]
     pub compression: Compression,
@@ -75,6 +88,7 @@ impl OutputConfig for FileConfig {
         }
         Ok(FileOutput {
             template,
+            format: self.format,
             compression: self.compression,
             writer: Writer::new(WriterSettings {
                 max_bytes: self.max_bytes.map_or(0, |b| b.0),
@@ -89,8 +103,18 @@ impl OutputConfig for FileConfig {
 /// The running file output.
 pub struct FileOutput {
     template: PathTemplate,
+    format: Format,
     compression: Compression,
     writer: Writer,
+}
+
+impl FileOutput {
+    fn encode_into<'a>(&self, records: impl IntoIterator<Item = &'a LogRecord>, out: &mut Vec<u8>) {
+        match self.format {
+            Format::Json => encode_ndjson(records, out),
+            Format::Text => encode_lines(records, out),
+        }
+    }
 }
 
 /// Encoded data per destination file.
@@ -114,11 +138,11 @@ impl Output for FileOutput {
                         files.len() - 1
                     }
                 };
-                encode_ndjson(run, &mut files[at].1);
+                self.encode_into(run, &mut files[at].1);
             }
         } else {
             let mut data = Vec::with_capacity(records.len() * 256);
-            encode_ndjson(records.iter(), &mut data);
+            self.encode_into(records.iter(), &mut data);
             files.push((self.template.render("", now), data));
         }
         if self.compression == Compression::Gzip {

@@ -1,9 +1,10 @@
 //! `type = "stdout"`: records on standard output, as NDJSON (the same OTLP/JSON shape as the
-//! file output) or as one short human line each (`format = "text"`).
+//! file output) or as one short human line each (`format = "text"`, see
+//! `record::encode_lines`).
 
 use crate::batch::Records;
 use crate::output::{Outcome, Output, OutputBuildContext, OutputConfig, Rejection};
-use crate::record::{AnyValue, LogRecord, encode_ndjson};
+use crate::record::{encode_lines, encode_ndjson};
 use serde::Deserialize;
 use std::io::Write;
 
@@ -14,7 +15,7 @@ pub enum Format {
     /// One OTLP/JSON-shaped object per line.
     #[default]
     Json,
-    /// `TIME SEVERITY BODY key=value …`
+    /// `TIME HOST SERVICE SEVERITY: BODY`, as syslog daemons write files.
     Text,
 }
 
@@ -46,7 +47,7 @@ impl Output for Stdout {
         let mut out = Vec::with_capacity(records.len() * 256);
         match self.format {
             Format::Json => encode_ndjson(records.iter(), &mut out),
-            Format::Text => records.iter().for_each(|r| write_text(r, &mut out)),
+            Format::Text => encode_lines(records.iter(), &mut out),
         }
         Ok(out)
     }
@@ -68,62 +69,5 @@ impl Output for Stdout {
                 reason: format!("writing standard output: {e}"),
             },
         }
-    }
-}
-
-fn write_text(r: &LogRecord, out: &mut Vec<u8>) {
-    let t = if r.time_unix_nano != 0 {
-        r.time_unix_nano
-    } else {
-        r.observed_time_unix_nano
-    };
-    let time = chrono::DateTime::from_timestamp_nanos(t as i64);
-    let _ = write!(out, "{}", time.format("%Y-%m-%dT%H:%M:%S%.3fZ"));
-    if !r.severity_text.is_empty() {
-        let _ = write!(out, " {}", r.severity_text);
-    }
-    out.push(b' ');
-    write_plain(&r.body, out);
-    for (k, v) in &r.attributes {
-        let _ = write!(out, " {k}=");
-        write_plain(v, out);
-    }
-    out.push(b'\n');
-}
-
-fn write_plain(v: &AnyValue, out: &mut Vec<u8>) {
-    match v {
-        AnyValue::String(s) => out.extend_from_slice(s.as_bytes()),
-        AnyValue::Empty => {}
-        AnyValue::Bool(b) => {
-            let _ = write!(out, "{b}");
-        }
-        AnyValue::Int(i) => {
-            let _ = write!(out, "{i}");
-        }
-        AnyValue::Double(d) => {
-            let _ = write!(out, "{d}");
-        }
-        other => {
-            let _ = write!(out, "{other:?}");
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn text_format_is_one_short_line() {
-        let mut r = LogRecord::new("hello".into(), 1_700_000_000_000_000_000);
-        r.severity_text = "WARN".into();
-        r.attributes.push(("k".into(), AnyValue::Int(3)));
-        let mut out = Vec::new();
-        write_text(&r, &mut out);
-        assert_eq!(
-            String::from_utf8(out).unwrap(),
-            "2023-11-14T22:13:20.000Z WARN hello k=3\n"
-        );
     }
 }

@@ -24,8 +24,8 @@ pub struct BatchSettings {
 impl Default for BatchSettings {
     fn default() -> Self {
         BatchSettings {
-            max_records: 10_000,
-            max_bytes: ByteSize(4 << 20),
+            max_records: 2_000,
+            max_bytes: ByteSize(1 << 20),
             max_age: HumanDuration(Duration::from_secs(1)),
         }
     }

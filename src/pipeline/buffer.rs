@@ -47,8 +47,10 @@ impl Default for BufferSettings {
     fn default() -> Self {
         BufferSettings {
             kind: BufferKind::Memory,
-            max_records: 100_000,
-            max_bytes: ByteSize(64 << 20),
+            // Enough for a few seconds of a busy host while a destination hiccups, small
+            // enough that an agent on every node stays within a few tens of MB.
+            max_records: 20_000,
+            max_bytes: ByteSize(16 << 20),
             when_full: WhenFull::Block,
         }
     }

@@ -190,6 +190,11 @@ fn write_attributes(out: &mut Vec<u8>, attrs: &Attributes) {
     out.push(b']');
 }
 
+/// Appends an `AnyValue` in its OTLP/JSON shape.
+pub(crate) fn write_json_value(v: &AnyValue, out: &mut Vec<u8>) {
+    write_value(out, v);
+}
+
 fn write_value(out: &mut Vec<u8>, v: &AnyValue) {
     match v {
         AnyValue::Empty => out.extend_from_slice(b"{}"),

@@ -6,9 +6,11 @@
 //! `resource` and `scope` are shared `Arc`s: every record from one origin points at one copy.
 
 mod json;
+mod line;
 mod text;
 
 pub use json::{encode_ndjson, write_json_record};
+pub use line::encode_lines;
 pub use text::Str;
 
 use bytes::Bytes;

@@ -65,6 +65,21 @@ impl Receiver {
         )
     }
 
+    /// Waits until a record with body `text` is written and returns them all.
+    pub fn records_with(&self, text: &str) -> Vec<serde_json::Value> {
+        let path = self.setup.path("out.ndjson");
+        eventually(
+            Duration::from_secs(30),
+            &format!("a record {text:?}"),
+            || {
+                let text_now = std::fs::read_to_string(&path).ok()?;
+                let whole = &text_now[..text_now.rfind('\n').map_or(0, |i| i + 1)];
+                let records = ndjson(whole);
+                records.iter().any(|r| body(r) == text).then_some(records)
+            },
+        )
+    }
+
     /// Fetches `/metrics`.
     pub fn metrics(&mut self) -> String {
         let address = self.running.admin_address();

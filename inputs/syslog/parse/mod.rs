@@ -165,7 +165,10 @@ fn assemble(pri: Option<Pri>, f: Fields) -> Parsed {
             + usize::from(f.msgid.is_some())
             + usize::from(f.structured_data.is_some())
             + usize::from(f.sequence.is_some())
-            + usize::from(f.clock_synced.is_some()),
+            + usize::from(f.clock_synced.is_some())
+            // Room for what the transport adds (peer address, transport, truncation), so
+            // the caller's pushes do not reallocate.
+            + 3,
     );
     if let Some(pri) = pri {
         attributes.push((key("syslog.facility"), AnyValue::Int(pri.facility.into())));

@@ -1,0 +1,57 @@
+//! The syslog parser alone: 200-byte lines, RFC 5424 and RFC 3164, on one core.
+//! Target: at least 2 million RFC 5424 lines/s.
+
+use bytes::Bytes;
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use logferry::inputs::syslog::parse::{ParseOptions, parse};
+use std::hint::black_box;
+
+const LINES: usize = 10_000;
+
+fn lines(template: &str) -> Vec<Bytes> {
+    (0..LINES)
+        .map(|i| {
+            let mut line = template.replace("{i}", &format!("{i:06}"));
+            while line.len() < 200 {
+                line.push('x');
+            }
+            Bytes::from(line)
+        })
+        .collect()
+}
+
+fn parser(c: &mut Criterion) {
+    let opts = ParseOptions::new(
+        chrono::FixedOffset::east_opt(0).unwrap(),
+        1_795_900_000_000_000_000,
+    );
+    let mut group = c.benchmark_group("syslog_parse");
+    group.throughput(Throughput::Elements(LINES as u64));
+    for (name, template) in [
+        (
+            "rfc5424 200B",
+            "<165>1 2026-11-29T03:04:05.123456Z host01.example.org app-name 4242 ID47 [exampleSDID@32473 iut=\"3\" eventSource=\"Application\"] message {i} ",
+        ),
+        (
+            "rfc5424 200B no SD",
+            "<165>1 2026-11-29T03:04:05.123Z host01 app 4242 ID47 - message {i} ",
+        ),
+        (
+            "rfc3164 200B",
+            "<34>Nov 29 03:04:05 host01 sshd[4242]: message {i} ",
+        ),
+    ] {
+        let input = lines(template);
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                for line in &input {
+                    black_box(parse(line.clone(), &opts));
+                }
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, parser);
+criterion_main!(benches);
