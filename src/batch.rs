@@ -69,6 +69,16 @@ pub enum SendError {
     Full,
 }
 
+/// What [`BatchSender::offer`] did with a batch.
+#[derive(Debug)]
+pub enum Offer {
+    Sent,
+    /// No room now: the batch, not yet counted.
+    Full(Batch),
+    /// The pipeline is shutting down; the records were counted as dropped.
+    Closed,
+}
+
 /// An input's handle into the pipeline. Cheap to clone (one per connection, say).
 #[derive(Clone)]
 pub struct BatchSender {
@@ -127,6 +137,28 @@ impl BatchSender {
                 SendError::Closed
             }
         })
+    }
+
+    /// Sends a batch if the pipeline has room now, handing it back untouched (and
+    /// uncounted) if not, so an input that cannot wait can hold it a little longer.
+    pub fn offer(&self, batch: Batch) -> Offer {
+        if batch.is_empty() {
+            return Offer::Sent;
+        }
+        match self.tx.try_reserve() {
+            Ok(permit) => {
+                let batch = self.stamp(batch);
+                // Counted before it can reach the router, which may settle it at once.
+                self.ledger.received(self.input, batch.len() as u64);
+                permit.send(batch);
+                Offer::Sent
+            }
+            Err(mpsc::error::TrySendError::Full(())) => Offer::Full(batch),
+            Err(mpsc::error::TrySendError::Closed(())) => {
+                let _ = self.try_send(batch);
+                Offer::Closed
+            }
+        }
     }
 
     fn stamp(&self, mut batch: Batch) -> Batch {

@@ -1,11 +1,12 @@
 //! Datagram transports (UDP, unix datagram as `/dev/log` and `logger` use): one message per
 //! datagram, read in bursts into one shared buffer, sent without waiting. A datagram
-//! sender cannot be slowed down, so when the pipeline is full the burst is dropped and
-//! counted (`dropped`, reason `input_queue_full`) instead of stalling the socket.
+//! sender cannot be slowed down: while the pipeline is momentarily full, up to
+//! [`MAX_PENDING`] records are held here and the socket keeps being read; past that they
+//! are dropped and counted (`dropped`, reason `input_queue_full`) instead of stalling.
 
 use super::decode::Decoder;
 use super::parse::ParseOptions;
-use crate::batch::Batch;
+use crate::batch::{Batch, Offer, SendError};
 use crate::input::InputContext;
 use crate::record::now_unix_nano;
 use bytes::BytesMut;
@@ -15,6 +16,10 @@ use std::net::SocketAddr;
 
 /// Datagrams read per wake-up before the batch is sent.
 const BURST: usize = 512;
+/// Records held while the pipeline is full, before they are dropped.
+const MAX_PENDING: usize = 16_384;
+/// How soon held records are offered again when no datagram arrives.
+const RETRY_PENDING: std::time::Duration = std::time::Duration::from_millis(5);
 /// Room kept free in the read buffer: the largest datagram.
 const MAX_DATAGRAM: usize = 65536;
 
@@ -52,6 +57,7 @@ pub(crate) async fn receive(
 ) {
     let mut decoder = Decoder::new(transport);
     let mut buf = BytesMut::with_capacity(1 << 20);
+    let mut records = Vec::new();
     loop {
         tokio::select! {
             _ = cx.shutdown.cancelled() => return,
@@ -60,10 +66,10 @@ pub(crate) async fn receive(
                 tracing::warn!(input = %cx.name, error = %e, "syslog socket failed");
                 return;
             },
+            _ = tokio::time::sleep(RETRY_PENDING), if !records.is_empty() => {}
         }
         let observed = now_unix_nano();
         let opts = ParseOptions::new(timezone, observed);
-        let mut records = Vec::new();
         for _ in 0..BURST {
             if buf.capacity() - buf.len() < MAX_DATAGRAM {
                 buf.reserve(1 << 20);
@@ -88,9 +94,16 @@ pub(crate) async fn receive(
             decoder.set_peer(peer);
             decoder.decode(message, truncated, &opts, observed, cx, &mut records);
         }
-        // Dropped batches are counted by the sender; only a closed pipeline ends the loop.
-        if let Err(crate::batch::SendError::Closed) = cx.sender.try_send(Batch::new(records)) {
-            return;
+        match cx.sender.offer(Batch::new(std::mem::take(&mut records))) {
+            Offer::Sent => {}
+            Offer::Full(batch) if batch.len() < MAX_PENDING => records = batch.records,
+            // Held too long: dropped and counted by the sender (or sent, if room appeared).
+            Offer::Full(batch) => {
+                if let Err(SendError::Closed) = cx.sender.try_send(batch) {
+                    return;
+                }
+            }
+            Offer::Closed => return,
         }
     }
 }

@@ -24,7 +24,11 @@ pub(crate) struct Decoder {
     peer: Option<(std::net::SocketAddr, Str)>,
     peer_text: Option<Str>,
     last: Option<(ResourceKey, Arc<Resource>)>,
+    last_warned: Option<std::time::Instant>,
 }
+
+/// Least time between two parse-failure warnings of one decoder.
+const WARN_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl Decoder {
     pub(crate) fn new(transport: &'static str) -> Self {
@@ -34,6 +38,7 @@ impl Decoder {
             peer: None,
             peer_text: None,
             last: None,
+            last_warned: None,
         }
     }
 
@@ -64,8 +69,17 @@ impl Decoder {
     ) {
         let parsed = parse(message, opts);
         let mut record = parsed.record;
-        if parsed.error.is_some() {
+        if let Some(error) = parsed.error {
             cx.metrics.parse_failures.add(1);
+            // Counted always, logged at most once per interval per connection or socket.
+            let now = std::time::Instant::now();
+            if self
+                .last_warned
+                .is_none_or(|at| now.duration_since(at) >= WARN_INTERVAL)
+            {
+                self.last_warned = Some(now);
+                tracing::warn!(input = %cx.name, peer = ?self.peer.as_ref().map(|(a, _)| a), %error, "unparseable syslog message kept whole (further ones counted in logferry_input_parse_failures_total)");
+            }
         }
         record.observed_time_unix_nano = observed;
         if let Some(peer) = &self.peer_text {
