@@ -4,6 +4,12 @@
 //! input.
 
 use bytes::Bytes;
+
+// Measure with the allocator the binary ships with.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use logferry::batch::Batch;
 use logferry::input::{BuiltInput, Input, InputContext, InputError};

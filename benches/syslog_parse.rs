@@ -2,6 +2,12 @@
 //! Target: at least 2 million RFC 5424 lines/s.
 
 use bytes::Bytes;
+
+// Measure with the allocator the binary ships with.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use logferry::inputs::syslog::parse::{ParseOptions, parse};
 use std::hint::black_box;

@@ -1,6 +1,8 @@
 //! The syslog input against real senders: util-linux `logger` straight to each transport,
 //! and rsyslog and syslog-ng forwarding over UDP, TCP (LF and octet-counted) and TLS.
 
+use std::process::Command;
+
 use crate::support::syslog::{Peer, Receiver, attribute, body, certs, logger, resource_str};
 
 /// What the three test messages must become, whoever forwarded them.
@@ -265,7 +267,21 @@ fn logger_to_every_transport() {
         "l7",
         "with sd",
     ]);
-    let records = receiver.records(7);
+    logger(&[
+        "-n",
+        "127.0.0.1",
+        "-P",
+        &udp,
+        "--udp",
+        "--rfc5424",
+        "-i",
+        "--msgid",
+        "M42",
+        "-t",
+        "l8",
+        "with ids",
+    ]);
+    let records = receiver.records(8);
     let find = |text: &str| {
         records
             .iter()
@@ -280,6 +296,7 @@ fn logger_to_every_transport() {
         ("via unix", "l5", "unix"),
         ("via unix stream", "l6", "unix"),
         ("with sd", "l7", "tcp"),
+        ("with ids", "l8", "udp"),
     ] {
         let r = find(text);
         assert_eq!(resource_str(r, "service.name"), Some(app), "{r}");
@@ -290,6 +307,36 @@ fn logger_to_every_transport() {
         );
         assert!(attribute(r, "syslog.parse_error").is_none(), "{r}");
     }
+    let now_ns = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as i128;
+    let hostname = String::from_utf8(Command::new("hostname").output().unwrap().stdout).unwrap();
+    for r in &records {
+        // Every message carries its own time (logger stamps each), close to now.
+        let t: i128 = r["timeUnixNano"].as_str().expect("time").parse().unwrap();
+        assert!((now_ns - t).abs() < 120 * 1_000_000_000, "{r}");
+        let severity = r["severityNumber"].as_i64().unwrap_or(0);
+        assert!((1..=24).contains(&severity), "{r}");
+        assert!(attribute(r, "syslog.facility").is_some(), "{r}");
+        if body(r) != "via unix" && body(r) != "via unix stream" {
+            // Over the network logger names the host; over the local socket the daemon would.
+            assert_eq!(resource_str(r, "host.name"), Some(hostname.trim()), "{r}");
+        }
+    }
+    let with_ids = find("with ids");
+    assert_eq!(
+        attribute(with_ids, "syslog.msgid").unwrap()["stringValue"],
+        "M42"
+    );
+    assert_eq!(
+        attribute(with_ids, "syslog.version").unwrap()["intValue"],
+        "1"
+    );
+    let procid = attribute(with_ids, "syslog.procid").unwrap()["stringValue"]
+        .as_str()
+        .unwrap();
+    assert!(procid.parse::<u32>().is_ok(), "procid {procid:?}");
     let unix = find("via unix");
     assert_eq!(
         (

@@ -36,6 +36,17 @@ impl Str {
         }
     }
 
+    /// A sub-string sharing this one's storage, without re-validating it; `None` unless
+    /// both ends fall on character boundaries.
+    pub fn slice(&self, range: std::ops::Range<usize>) -> Option<Str> {
+        let s = self.as_str();
+        (range.start <= range.end
+            && range.end <= s.len()
+            && s.is_char_boundary(range.start)
+            && s.is_char_boundary(range.end))
+        .then(|| Str(self.0.slice(range)))
+    }
+
     /// The text.
     pub fn as_str(&self) -> &str {
         // SAFETY: every constructor checks or guarantees UTF-8.
@@ -118,5 +129,9 @@ mod tests {
             Str::from_utf8_lossy(Bytes::from_static(b"a\xffb")),
             "a\u{fffd}b"
         );
+        let s = Str::from("żółw");
+        assert_eq!(s.slice(0..2).unwrap(), "ż");
+        assert_eq!(s.slice(0..1), None, "not a character boundary");
+        assert_eq!(s.slice(2..99), None);
     }
 }

@@ -115,7 +115,9 @@ pub fn parse(line: Bytes, opts: &ParseOptions) -> Parsed {
             .rev()
             .take_while(|&&c| matches!(c, b'\n' | b'\r' | b'\0'))
             .count();
-    let line = Line::new(line.slice(..end));
+    let mut line = line;
+    line.truncate(end);
+    let line = Line::new(line);
     match read(&line, opts) {
         Ok((pri, fields)) => assemble(pri, fields),
         Err(error) => unreadable(line, error),
@@ -195,9 +197,7 @@ fn assemble(pri: Option<Pri>, f: Fields) -> Parsed {
         time_unix_nano: f.time_unix_nano,
         severity_number: pri.map_or(0, Pri::severity_number),
         severity_text: pri.map_or_else(Str::new, |p| Str::from_static(p.severity_text())),
-        body: f.msg.map_or(AnyValue::Empty, |m| {
-            AnyValue::String(without_first_space(m))
-        }),
+        body: f.msg.map_or(AnyValue::Empty, AnyValue::String),
         attributes,
         ..LogRecord::default()
     };
@@ -237,23 +237,24 @@ impl Line {
 
     /// A field; `range` lies on ASCII boundaries, so this never copies.
     fn slice(&self, range: Range<usize>) -> Str {
-        Str::from_utf8_lossy(self.0.as_bytes().slice(range))
+        self.0
+            .slice(range.clone())
+            .unwrap_or_else(|| Str::from_utf8_lossy(self.0.as_bytes().slice(range)))
     }
 }
 
-/// MSG from `start` to the end, without a leading UTF-8 BOM.
+/// MSG from `start` to the end, without a leading UTF-8 BOM, and without one leading
+/// space: rsyslog keeps the space after a BSD tag's colon in its message property and sends
+/// it on (`- - -  hello`); like rsyslog's own `remove.msgFirstSpace`, it is dropped so the
+/// same message reads the same whichever way it came.
 fn msg(line: &Line, start: usize) -> Str {
-    let start = start.min(line.bytes().len());
-    let bom = line.bytes()[start..].starts_with(b"\xEF\xBB\xBF");
-    line.slice(start + if bom { 3 } else { 0 }..line.bytes().len())
-}
-
-/// rsyslog keeps the space after a BSD tag's colon in its message property and sends it on
-/// (`- - -  hello`); like rsyslog's own `remove.msgFirstSpace`, one leading space is dropped
-/// so the same message reads the same whichever way it came.
-fn without_first_space(msg: Str) -> Str {
-    match msg.as_bytes().first() {
-        Some(b' ') => Str::from_utf8(msg.as_bytes().slice(1..)).unwrap_or(msg),
-        _ => msg,
+    let bytes = line.bytes();
+    let mut start = start.min(bytes.len());
+    if bytes[start..].starts_with(b"\xEF\xBB\xBF") {
+        start += 3;
     }
+    if bytes[start..].starts_with(b" ") {
+        start += 1;
+    }
+    line.slice(start..bytes.len())
 }
