@@ -78,6 +78,9 @@ struct State {
     stopped: bool,
     /// Send whatever is queued now, without waiting for `max_age`.
     flush: bool,
+    /// A producer is waiting for room: holding a partial request back for `max_age` would
+    /// stall it, so the next request goes out as it is.
+    producer_waiting: bool,
 }
 
 /// One output's buffer, shared by the routers that feed it and the driver that drains it.
@@ -157,7 +160,9 @@ impl MemoryBuffer {
                 }
                 // Register for the wake-up before releasing the lock so none is missed.
                 space.as_mut().enable();
+                state.producer_waiting = true;
             }
+            self.data.notify_one();
             space.await;
         }
     }
@@ -171,7 +176,13 @@ impl MemoryBuffer {
             let deadline = {
                 let mut state = self.lock();
                 let queued = state.queue.records();
-                if queued > 0 && (state.closed || state.flush || state.queue.full(settings)) {
+                if queued > 0
+                    && (state.closed
+                        || state.flush
+                        || state.producer_waiting
+                        || state.queue.full(settings))
+                {
+                    state.producer_waiting = false;
                     return Some(state.queue.cut(settings));
                 }
                 if queued == 0 && state.closed {

@@ -443,3 +443,34 @@ async fn the_ledger_balances_at_every_step_through_every_path() {
     assert_eq!((route.dropped, route.buffered), (6, 0));
     assert_eq!(s.received("in0") + s.received("in1"), 10);
 }
+
+/// Regression: with a buffer no bigger than a request, a blocked producer used to wait for
+/// `max_age` on every request (the queue never reached a full request while one was in
+/// flight), turning a 1 s max_age into a 1 s stall per request.
+#[tokio::test(start_paused = true)]
+async fn a_blocked_producer_does_not_wait_for_max_age() {
+    let mut case = OutputCase::new(vec![0]);
+    case.buffer.max_records = 10;
+    case.driver.batch.max_records = 10;
+    case.driver.batch.max_age = HumanDuration(std::time::Duration::from_secs(3600));
+    let (tx, pipeline, probes) = start(1, vec![case]);
+    let t0 = tokio::time::Instant::now();
+    let mut acks = Vec::new();
+    for i in 0..20 {
+        acks.push(send_acked(&tx[0], records(4, &format!("b{i}"))).await);
+    }
+    drop(tx);
+    let acks = acks.split_off(0);
+    let mut verdicts = Vec::new();
+    for ack in acks.into_iter().take(18) {
+        verdicts.push(ack.wait().await);
+    }
+    assert!(verdicts.iter().all(Delivery::is_delivered));
+    assert!(
+        t0.elapsed() < std::time::Duration::from_secs(1),
+        "stalled for {:?}",
+        t0.elapsed()
+    );
+    assert!(probes[0].all_sent().len() >= 72);
+    pipeline.ledger().check_balance().unwrap();
+}
