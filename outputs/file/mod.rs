@@ -15,7 +15,7 @@ pub use writer::Fsync;
 use crate::batch::Records;
 use crate::config::{ByteSize, HumanDuration};
 use crate::output::{Outcome, Output, OutputBuildContext, OutputConfig, Rejection};
-use crate::record::{LogRecord, encode_lines, encode_ndjson};
+use crate::record::LineFormat;
 use flate2::Compression as Level;
 use flate2::write::GzEncoder;
 use serde::Deserialize;
@@ -23,15 +23,6 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 use writer::{Writer, WriterSettings};
-
-/// Line format.
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum Format {
-    #[default]
-    Json,
-    Text,
-}
 
 /// File compression.
 #[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
@@ -51,7 +42,7 @@ pub struct FileConfig {
     /// `"json"` (default: one OTLP/JSON-shaped object per line, nothing lost) or `"text"`
     /// (`TIME HOST SERVICE SEVERITY: BODY`, as syslog daemons write files).
     #[serde(default)]
-    pub format: Format,
+    pub format: LineFormat,
     /// `"none"` (default) or `"gzip"`.
     #[serde(default)]
     pub compression: Compression,
@@ -103,18 +94,9 @@ impl OutputConfig for FileConfig {
 /// The running file output.
 pub struct FileOutput {
     template: PathTemplate,
-    format: Format,
+    format: LineFormat,
     compression: Compression,
     writer: Writer,
-}
-
-impl FileOutput {
-    fn encode_into<'a>(&self, records: impl IntoIterator<Item = &'a LogRecord>, out: &mut Vec<u8>) {
-        match self.format {
-            Format::Json => encode_ndjson(records, out),
-            Format::Text => encode_lines(records, out),
-        }
-    }
 }
 
 /// Encoded data per destination file.
@@ -138,11 +120,11 @@ impl Output for FileOutput {
                         files.len() - 1
                     }
                 };
-                self.encode_into(run, &mut files[at].1);
+                self.format.encode(run, &mut files[at].1);
             }
         } else {
             let mut data = Vec::with_capacity(records.len() * 256);
-            self.encode_into(records.iter(), &mut data);
+            self.format.encode(records.iter(), &mut data);
             files.push((self.template.render("", now), data));
         }
         if self.compression == Compression::Gzip {

@@ -4,26 +4,16 @@
 
 use crate::batch::Records;
 use crate::output::{Outcome, Output, OutputBuildContext, OutputConfig, Rejection};
-use crate::record::{encode_lines, encode_ndjson};
+use crate::record::LineFormat;
 use serde::Deserialize;
 use std::io::Write;
-
-/// How records are printed.
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum Format {
-    /// One OTLP/JSON-shaped object per line.
-    #[default]
-    Json,
-    /// `TIME HOST SERVICE SEVERITY: BODY`, as syslog daemons write files.
-    Text,
-}
 
 /// `[outputs.NAME] type = "stdout"`.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct StdoutConfig {
-    pub format: Format,
+    /// `"json"` (default) or `"text"`.
+    pub format: LineFormat,
 }
 
 impl OutputConfig for StdoutConfig {
@@ -37,7 +27,7 @@ impl OutputConfig for StdoutConfig {
 
 /// The running stdout output.
 pub struct Stdout {
-    format: Format,
+    format: LineFormat,
 }
 
 impl Output for Stdout {
@@ -45,10 +35,7 @@ impl Output for Stdout {
 
     fn encode(&mut self, records: &Records<'_>) -> Result<Vec<u8>, Rejection> {
         let mut out = Vec::with_capacity(records.len() * 256);
-        match self.format {
-            Format::Json => encode_ndjson(records.iter(), &mut out),
-            Format::Text => encode_lines(records.iter(), &mut out),
-        }
+        self.format.encode(records.iter(), &mut out);
         Ok(out)
     }
 

@@ -5,10 +5,12 @@
 //! Times are nanoseconds since the Unix epoch with 0 meaning "unknown", as in OTLP.
 //! `resource` and `scope` are shared `Arc`s: every record from one origin points at one copy.
 
+mod format;
 mod json;
 mod line;
 mod text;
 
+pub use format::LineFormat;
 pub use json::{encode_ndjson, write_json_record};
 pub use line::encode_lines;
 pub use text::Str;
