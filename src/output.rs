@@ -66,6 +66,12 @@ pub trait Output: Send + 'static {
     /// An encoded request, kept by the driver for retries.
     type Request: Send + Sync + 'static;
 
+    /// How long records may wait for a request to fill up when the config sets no
+    /// `batch.max_age`. Network destinations want full requests (1 s); local ones, such as
+    /// files, are best written as soon as the output is free, which still batches whatever
+    /// arrived during the previous write.
+    const DEFAULT_MAX_AGE: Duration = Duration::from_secs(1);
+
     /// Encodes records into one request. An `Err` rejects all of them for good.
     fn encode(&mut self, records: &Records<'_>) -> Result<Self::Request, Rejection>;
 

@@ -32,6 +32,8 @@ pub struct Stdout {
 
 impl Output for Stdout {
     type Request = Vec<u8>;
+    // Local writes are cheap: write as soon as the output is free.
+    const DEFAULT_MAX_AGE: std::time::Duration = std::time::Duration::ZERO;
 
     fn encode(&mut self, records: &Records<'_>) -> Result<Vec<u8>, Rejection> {
         let mut out = Vec::with_capacity(records.len() * 256);

@@ -115,6 +115,8 @@ pub struct OutputEntry {
     pub inputs: Vec<String>,
     pub buffer: BufferSettings,
     pub driver: DriverSettings,
+    /// Whether the config set `batch.max_age` (otherwise the output's own default applies).
+    pub max_age_set: bool,
     pub data_dir: PathBuf,
 }
 
@@ -205,12 +207,16 @@ impl Config {
                         .expect("checked by parse")
                 })
                 .collect();
+            let mut driver = output.driver.clone();
+            if !output.max_age_set {
+                driver.batch.max_age = HumanDuration(built.default_max_age());
+            }
             outputs.push(OutputSpec {
                 name: output.name.clone(),
                 built,
                 takes,
                 buffer: output.buffer.clone(),
-                driver: output.driver.clone(),
+                driver,
             });
         }
         Ok((inputs, outputs))
@@ -251,6 +257,7 @@ fn parse(value: toml::Value) -> Result<Config, KeyError> {
                 common.insert(k.to_string(), v);
             }
         }
+        let max_age_set = common.get("batch").and_then(|b| b.get("max_age")).is_some();
         let common: OutputCommon = parse_table(common).map_err(|e| e.within(&key))?;
         let plugin = OutputPlugin::parse(&kind, table)
             .map_err(|e| e.within(&key))?
@@ -287,6 +294,7 @@ fn parse(value: toml::Value) -> Result<Config, KeyError> {
                 retry: common.retry,
                 request_timeout: common.request_timeout,
             },
+            max_age_set,
             data_dir: common.data_dir.unwrap_or_else(|| global.data_dir.clone()),
         });
     }
@@ -370,4 +378,31 @@ fn unknown_type(key: &str, kind: &str, known: &[&str]) -> KeyError {
             known.join(", ")
         ),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn max_age(extra: &str) -> std::time::Duration {
+        let text = format!(
+            "[inputs.in]\ntype = \"stdin\"\n[outputs.out]\ntype = \"file\"\ninputs = [\"in\"]\npath = \"/tmp/x\"\n{extra}"
+        );
+        let config = Config::from_text(&text, Path::new("test.toml")).unwrap();
+        let (_, outputs) = config.build().unwrap();
+        outputs[0].driver.batch.max_age.0
+    }
+
+    #[test]
+    fn an_output_supplies_its_max_age_unless_the_config_sets_one() {
+        assert_eq!(
+            max_age(""),
+            std::time::Duration::ZERO,
+            "file output writes as soon as free"
+        );
+        assert_eq!(
+            max_age("batch = { max_age = \"3s\" }"),
+            std::time::Duration::from_secs(3)
+        );
+    }
 }

@@ -43,15 +43,26 @@ type DriverFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// A built output, ready to be driven. Dispatch is static inside the driver; this box is
 /// opened once, at start.
-pub struct BuiltOutput(Box<dyn FnOnce(DriverContext) -> DriverFuture + Send>);
+pub struct BuiltOutput {
+    start: Box<dyn FnOnce(DriverContext) -> DriverFuture + Send>,
+    default_max_age: Duration,
+}
 
 impl BuiltOutput {
     pub fn new<O: Output>(output: O) -> Self {
-        BuiltOutput(Box::new(move |cx| Box::pin(run(output, cx))))
+        BuiltOutput {
+            start: Box::new(move |cx| Box::pin(run(output, cx))),
+            default_max_age: O::DEFAULT_MAX_AGE,
+        }
+    }
+
+    /// The output's `batch.max_age` when the config sets none.
+    pub fn default_max_age(&self) -> Duration {
+        self.default_max_age
     }
 
     pub(crate) fn start(self, cx: DriverContext) -> DriverFuture {
-        (self.0)(cx)
+        (self.start)(cx)
     }
 }
 

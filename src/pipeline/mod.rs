@@ -33,7 +33,7 @@ use tokio_util::sync::CancellationToken;
 
 /// Batches an input may have waiting for its router. Small on purpose: the output buffers
 /// are where records wait; this only smooths hand-over.
-const INPUT_QUEUE_BATCHES: usize = 8;
+const INPUT_QUEUE_BATCHES: usize = 4;
 
 /// An input to start.
 pub struct InputSpec {
