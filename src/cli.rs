@@ -2,7 +2,7 @@
 //! 0 success, 78 (EX_CONFIG) for a config error, 1 for a runtime failure.
 
 use crate::config::{Config, ConfigError};
-use crate::pipeline::Pipeline;
+use crate::pipeline::{InputSpec, OutputSpec, Pipeline};
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -10,6 +10,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tokio_util::sync::CancellationToken;
+
+/// Built components, ready to start.
+type Specs = (Vec<InputSpec>, Vec<OutputSpec>);
 
 /// Exit code of a config error (sysexits.h `EX_CONFIG`).
 pub const EXIT_CONFIG: u8 = 78;
@@ -75,10 +78,14 @@ pub fn main() -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    if let Err(e) = config.build() {
-        eprintln!("logferry: {e}");
-        return ExitCode::from(EXIT_CONFIG);
-    }
+    // Every plugin is built (without I/O) before anything starts, for `validate` and run alike.
+    let specs = match config.build() {
+        Ok(specs) => specs,
+        Err(e) => {
+            eprintln!("logferry: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
     match cli.command {
         Some(Command::Validate) => {
             let names = |v: Vec<&str>| v.join(", ");
@@ -92,7 +99,7 @@ pub fn main() -> ExitCode {
             );
             ExitCode::SUCCESS
         }
-        None => match run(config) {
+        None => match run(config, specs) {
             Ok(code) => code,
             Err(e) => {
                 tracing::error!("{e:#}");
@@ -124,21 +131,20 @@ fn init_logging(format: LogFormat, filter: &str) {
     }
 }
 
-fn run(config: Config) -> anyhow::Result<ExitCode> {
+fn run(config: Config, specs: Specs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("logferry")
         .build()
         .context("starting the async runtime")?;
-    let result = runtime.block_on(run_async(config));
+    let result = runtime.block_on(run_async(config, specs));
     // A blocking read of stdin cannot be cancelled; do not wait for it once drained.
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));
     result
 }
 
-async fn run_async(config: Config) -> anyhow::Result<ExitCode> {
+async fn run_async(config: Config, (inputs, outputs): Specs) -> anyhow::Result<ExitCode> {
     let mut signals = crate::shutdown::Signals::install().context("installing signal handlers")?;
-    let (inputs, outputs) = config.build()?;
     let stop_admin = CancellationToken::new();
     let ready = Arc::new(AtomicBool::new(false));
     let admin_listener = if config.admin.enabled {

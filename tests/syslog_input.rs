@@ -88,6 +88,13 @@ fn malformed_messages_and_mixed_framing_keep_every_good_record_in_order() {
         ),
         11
     );
+    // Five failures on one connection: counted five times, logged once.
+    let logs = receiver.running.stop_and_collect_logs();
+    let warned = logs
+        .iter()
+        .filter(|l| l.contains("unparseable syslog message"))
+        .count();
+    assert_eq!(warned, 1, "{logs:#?}");
 }
 
 #[test]

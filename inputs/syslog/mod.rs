@@ -32,12 +32,10 @@ mod stream;
 pub use config::{Endpoint, SyslogConfig};
 
 use crate::input::{Input, InputBuildContext, InputConfig, InputContext, InputError};
-use crate::net::accept;
 use chrono::FixedOffset;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 use stream::StreamSettings;
 use tokio::task::JoinSet;
 
@@ -146,53 +144,8 @@ impl Input for Syslog {
                         &format!("{scheme}://{}", listener.local_addr().map_err(fail)?),
                     );
                     let acceptor = if scheme == "tls" { tls.clone() } else { None };
-                    let max_connections = self.config.max_connections;
-                    tasks.spawn(async move {
-                        let shutdown = cx.shutdown.clone();
-                        let metrics = Arc::clone(&cx.metrics);
-                        accept::serve(
-                            listener,
-                            max_connections,
-                            metrics,
-                            shutdown,
-                            move |stream, peer, stop| {
-                                let (cx, acceptor) = (Arc::clone(&cx), acceptor.clone());
-                                async move {
-                                    match acceptor {
-                                        None => {
-                                            stream::read_connection(
-                                                stream, peer, settings, &cx, stop,
-                                            )
-                                            .await
-                                        }
-                                        Some(acceptor) => {
-                                            let handshake = tokio::time::timeout(
-                                                Duration::from_secs(10),
-                                                acceptor.accept(stream),
-                                            );
-                                            match handshake.await {
-                                                Ok(Ok(tls)) => {
-                                                    stream::read_connection(
-                                                        tls, peer, settings, &cx, stop,
-                                                    )
-                                                    .await
-                                                }
-                                                Ok(Err(e)) => {
-                                                    handshake_failed(&cx, peer, &e.to_string())
-                                                }
-                                                Err(_) => handshake_failed(
-                                                    &cx,
-                                                    peer,
-                                                    "no handshake within 10s",
-                                                ),
-                                            }
-                                        }
-                                    }
-                                }
-                            },
-                        )
-                        .await
-                    });
+                    let max = self.config.max_connections;
+                    tasks.spawn(stream::serve(listener, acceptor, max, settings, cx));
                 }
                 Endpoint::UnixStream(path) => {
                     let listener = bind_unix(path, self.socket_mode, |p| {
@@ -201,24 +154,8 @@ impl Input for Syslog {
                     .map_err(fail)?;
                     socket_files.push(path.clone());
                     log_listening(&cx, &format!("unix-stream://{}", path.display()));
-                    let max_connections = self.config.max_connections;
-                    tasks.spawn(async move {
-                        let shutdown = cx.shutdown.clone();
-                        let metrics = Arc::clone(&cx.metrics);
-                        accept::serve(
-                            listener,
-                            max_connections,
-                            metrics,
-                            shutdown,
-                            move |stream, peer, stop| {
-                                let cx = Arc::clone(&cx);
-                                async move {
-                                    stream::read_connection(stream, peer, settings, &cx, stop).await
-                                }
-                            },
-                        )
-                        .await
-                    });
+                    let max = self.config.max_connections;
+                    tasks.spawn(stream::serve(listener, None, max, settings, cx));
                 }
             }
         }
@@ -242,11 +179,6 @@ fn describe(endpoint: &Endpoint) -> String {
 
 fn log_listening(cx: &InputContext, address: &str) {
     tracing::info!(input = %cx.name, address, "syslog listening");
-}
-
-fn handshake_failed(cx: &InputContext, peer: Option<std::net::SocketAddr>, error: &str) {
-    cx.metrics.errors.add(1);
-    tracing::warn!(input = %cx.name, peer = ?peer, error, "TLS handshake failed");
 }
 
 fn bind_udp(

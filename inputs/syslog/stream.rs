@@ -6,12 +6,15 @@ use super::decode::Decoder;
 use super::parse::ParseOptions;
 use crate::batch::Batch;
 use crate::input::InputContext;
+use crate::net::accept::{self, Acceptor};
 use crate::net::framing::SyslogFrameDecoder;
 use crate::record::now_unix_nano;
 use bytes::BytesMut;
 use chrono::FixedOffset;
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
 /// Records per batch from one connection.
@@ -24,6 +27,49 @@ pub(crate) struct StreamSettings {
     pub timezone: FixedOffset,
     pub idle_timeout: Duration,
     pub transport: &'static str,
+}
+
+/// Serves a stream listener until shutdown: each connection (after a TLS handshake when
+/// `tls` is set) is read until it ends.
+pub(crate) async fn serve<A>(
+    listener: A,
+    tls: Option<TlsAcceptor>,
+    max_connections: usize,
+    settings: StreamSettings,
+    cx: Arc<InputContext>,
+) where
+    A: Acceptor,
+    A::Stream: AsyncRead + AsyncWrite + Unpin + Send,
+{
+    let (shutdown, metrics) = (cx.shutdown.clone(), Arc::clone(&cx.metrics));
+    accept::serve(
+        listener,
+        max_connections,
+        metrics,
+        shutdown,
+        move |stream, peer, stop| {
+            let (cx, tls) = (Arc::clone(&cx), tls.clone());
+            async move {
+                let Some(tls) = tls else {
+                    return read_connection(stream, peer, settings, &cx, stop).await;
+                };
+                match tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.accept(stream)).await {
+                    Ok(Ok(stream)) => read_connection(stream, peer, settings, &cx, stop).await,
+                    Ok(Err(e)) => handshake_failed(&cx, peer, &e.to_string()),
+                    Err(_) => handshake_failed(&cx, peer, "no handshake within 10s"),
+                }
+            }
+        },
+    )
+    .await
+}
+
+/// Longest a TLS client may take to complete its handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+fn handshake_failed(cx: &InputContext, peer: Option<std::net::SocketAddr>, error: &str) {
+    cx.metrics.errors.add(1);
+    tracing::warn!(input = %cx.name, peer = ?peer, error, "TLS handshake failed");
 }
 
 /// Reads one connection until it closes, goes idle, fails or `shutdown` fires.

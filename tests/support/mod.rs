@@ -227,6 +227,18 @@ impl Running {
             .to_string()
     }
 
+    /// Stops with SIGTERM and returns every log line it wrote.
+    pub fn stop_and_collect_logs(&mut self) -> Vec<String> {
+        self.terminate();
+        let status = wait_exit(&mut self.child, Duration::from_secs(30));
+        assert!(status.success(), "{status:?}");
+        // The reader thread ends at EOF, which closes the channel.
+        while let Ok(line) = self.stderr.recv_timeout(Duration::from_secs(10)) {
+            self.seen.push(line);
+        }
+        self.seen.clone()
+    }
+
     /// Sends SIGTERM.
     pub fn terminate(&self) {
         let status = Command::new("kill")
