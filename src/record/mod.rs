@@ -8,6 +8,7 @@
 mod format;
 mod json;
 mod line;
+pub mod otlp;
 mod text;
 
 pub use format::LineFormat;
