@@ -161,6 +161,27 @@ impl BatchSender {
         }
     }
 
+    /// Sends a batch, waiting at most `wait` for room; hands it back untouched (and
+    /// uncounted) if none came, so an input can tell its sender to retry later.
+    pub async fn send_within(&self, batch: Batch, wait: std::time::Duration) -> Offer {
+        if batch.is_empty() {
+            return Offer::Sent;
+        }
+        match tokio::time::timeout(wait, self.tx.reserve()).await {
+            Ok(Ok(permit)) => {
+                let batch = self.stamp(batch);
+                self.ledger.received(self.input, batch.len() as u64);
+                permit.send(batch);
+                Offer::Sent
+            }
+            Ok(Err(_closed)) => {
+                let _ = self.try_send(batch);
+                Offer::Closed
+            }
+            Err(_elapsed) => Offer::Full(batch),
+        }
+    }
+
     fn stamp(&self, mut batch: Batch) -> Batch {
         batch.input = self.input;
         batch.input_name = Arc::clone(&self.name);

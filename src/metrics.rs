@@ -80,6 +80,9 @@ pub struct InputMetrics {
     pub parse_failures: Counter,
     /// Messages or lines cut at the size limit (kept, marked `log.truncated`).
     pub truncated: Counter,
+    /// Requests or frames refused with a "retry later" answer because the pipeline was full
+    /// (the sender keeps the records and tries again).
+    pub refused: Counter,
 }
 
 /// Telemetry of one output.
@@ -119,7 +122,7 @@ pub fn render(inputs: &[&InputMetrics], outputs: &[&OutputMetrics], ledger: &Sna
         );
     }
     type InputField = fn(&InputMetrics) -> i64;
-    let input_families: [(&str, &str, &str, InputField); 5] = [
+    let input_families: [(&str, &str, &str, InputField); 6] = [
         (
             "logferry_input_bytes_received_total",
             "counter",
@@ -149,6 +152,12 @@ pub fn render(inputs: &[&InputMetrics], outputs: &[&OutputMetrics], ledger: &Sna
             "counter",
             "Messages or lines cut at the input's size limit (kept, marked log.truncated).",
             |m| m.truncated.get() as i64,
+        ),
+        (
+            "logferry_input_refused_total",
+            "counter",
+            "Requests an input answered with \"retry later\" because the pipeline was full.",
+            |m| m.refused.get() as i64,
         ),
     ];
     for (name, kind, help, get) in input_families {

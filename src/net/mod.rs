@@ -1,5 +1,8 @@
-//! Shared network plumbing for inputs: stream framing codecs, the accept loop, TLS.
+//! Shared network plumbing for inputs and outputs: stream framing codecs, the accept loop,
+//! TLS, an HTTP server, and gRPC wire pieces.
 
 pub mod accept;
 pub mod framing;
+pub mod grpc;
+pub mod http;
 pub mod tls;

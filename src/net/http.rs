@@ -1,0 +1,83 @@
+//! Serving an axum router on a TCP listener, plain or TLS (ALPN h2 + http/1.1, so gRPC
+//! clients get HTTP/2), with the shared accept loop's connection limit. On shutdown each
+//! connection finishes its in-flight requests and closes (HTTP/2 GOAWAY).
+
+use crate::metrics::InputMetrics;
+use crate::net::accept;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::service::TowerToHyperService;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+
+/// Longest a TLS client may take to complete its handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A TLS acceptor offering HTTP/2 and HTTP/1.1 by ALPN.
+pub fn tls_acceptor(config: &rustls::ServerConfig) -> TlsAcceptor {
+    let mut config = config.clone();
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    TlsAcceptor::from(Arc::new(config))
+}
+
+/// Serves `router` until `shutdown`, then waits for open connections to finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    tls: Option<TlsAcceptor>,
+    router: axum::Router,
+    max_connections: usize,
+    metrics: Arc<InputMetrics>,
+    shutdown: CancellationToken,
+) {
+    let errors = Arc::clone(&metrics);
+    accept::serve(
+        listener,
+        max_connections,
+        metrics,
+        shutdown,
+        move |stream, peer, stop| {
+            let (router, tls, errors) = (router.clone(), tls.clone(), Arc::clone(&errors));
+            async move {
+                let Some(tls) = tls else {
+                    return connection(stream, router, stop).await;
+                };
+                match tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.accept(stream)).await {
+                    Ok(Ok(stream)) => connection(stream, router, stop).await,
+                    Ok(Err(e)) => {
+                        errors.errors.add(1);
+                        tracing::warn!(peer = ?peer, error = %e, "TLS handshake failed");
+                    }
+                    Err(_) => {
+                        errors.errors.add(1);
+                        tracing::warn!(peer = ?peer, "TLS handshake failed: none within 10s");
+                    }
+                }
+            }
+        },
+    )
+    .await
+}
+
+async fn connection<S>(stream: S, router: axum::Router, stop: CancellationToken)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let builder = auto::Builder::new(TokioExecutor::new());
+    let service = TowerToHyperService::new(router);
+    let conn = builder.serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    tokio::select! {
+        result = conn.as_mut() => {
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "HTTP connection ended with an error");
+            }
+        }
+        _ = stop.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+    }
+}
