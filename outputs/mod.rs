@@ -2,12 +2,14 @@
 //! contract (`record`, `batch`, `output`), never the engine or an input.
 
 pub mod file;
+pub mod otlp;
 pub mod stdout;
 
 crate::registry::registry! {
     /// Every output type, by its `type` key.
     pub enum OutputPlugin: crate::output::OutputConfig => BuiltOutput, crate::output::OutputBuildContext {
         "file" => File(file::FileConfig),
+        "otlp" => Otlp(otlp::OtlpOutputConfig),
         "stdout" => Stdout(stdout::StdoutConfig),
     }
 }

@@ -67,10 +67,11 @@ else
   mkdir -p "$(dirname "$OTELCOL")"
   tmp=$OTELCOL.tmp.$$
   start=$SECONDS
+  log=$(dirname "$OTELCOL")/build.log
   ( cd "$SRC" && CGO_ENABLED=0 GOFLAGS="-mod=readonly -buildvcs=false" \
       nice -n 10 go build -trimpath -p "${OTELCOL_BUILD_P:-2}" \
-      -ldflags "-s -w -X main.version=$RELEASE" -o "$tmp" . ) >&2 \
-    || { rm -f "$tmp"; die "go build of the collector failed"; }
+      -ldflags "-s -w -X main.version=$RELEASE" -o "$tmp" . ) >"$log" 2>&1 \
+    || { rm -f "$tmp"; tail -n 40 "$log" >&2; die "go build of the collector failed (full output: $log)"; }
   out=$("$tmp" --version 2>&1) || { rm -f "$tmp"; die "the built collector does not run: $out"; }
   mv -f "$tmp" "$OTELCOL"
   echo "$want" > "$OTELCOL.stamp"
@@ -90,8 +91,8 @@ else
   python3 -m venv "$PY_DIR" >&2 || die "python3 -m venv $PY_DIR failed"
   "$PY_DIR/bin/python" -m pip install -q --disable-pip-version-check --no-input \
       -r "$HERE/requirements.txt" >&2 || die "pip install -r requirements.txt failed"
-  "$PY_DIR/bin/python" -m pip check >&2 || die "pip check failed in $PY_DIR"
-  "$PY_DIR/bin/python" -c 'import grpc, opentelemetry.sdk._logs, opentelemetry.proto.collector.logs.v1.logs_service_pb2_grpc,
+  out=$("$PY_DIR/bin/python" -m pip check 2>&1) || die "pip check failed in $PY_DIR: $out"
+  "$PY_DIR/bin/python" -c 'import grpc, opentelemetry.sdk._logs, opentelemetry.proto.collector.logs.v1.logs_service_pb2_grpc
 import opentelemetry.exporter.otlp.proto.grpc._log_exporter, opentelemetry.exporter.otlp.proto.http._log_exporter' \
     >&2 || die "the OpenTelemetry Python packages do not import"
   echo "$want" > "$PY_DIR/.stamp"
@@ -112,8 +113,8 @@ else
   mkdir -p "$NODE_DIR"
   cp "$HERE/node/package.json" "$HERE/node/package-lock.json" "$NODE_DIR/"
   # --ignore-scripts: the only install script in the tree is protobufjs's (a version notice).
-  ( cd "$NODE_DIR" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error ) >&2 \
-    || die "npm ci in $NODE_DIR failed"
+  out=$(cd "$NODE_DIR" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error 2>&1) \
+    || die "npm ci in $NODE_DIR failed: $out"
   ( cd "$NODE_DIR" && node -e 'for (const p of ["@opentelemetry/sdk-logs", "@opentelemetry/api-logs",
       "@opentelemetry/exporter-logs-otlp-grpc", "@opentelemetry/exporter-logs-otlp-http",
       "@opentelemetry/exporter-logs-otlp-proto", "@opentelemetry/resources"]) require(p)' ) >&2 \
