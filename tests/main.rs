@@ -7,5 +7,6 @@ mod cli;
 mod config_errors;
 mod file_output;
 mod operating;
+mod otlp_input;
 mod syslog_input;
 mod syslog_peers;

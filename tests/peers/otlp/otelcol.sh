@@ -42,12 +42,9 @@ yq() { printf "'%s'" "${1//\'/\'\'}"; }
 
 port_ok() { [[ $1 == off || ( $1 =~ ^[0-9]+$ && $1 -le 65535 ) ]]; }
 
-# receivers section for the given gRPC and HTTP ports
+# receivers section for the given gRPC and HTTP ports (checked before)
 receivers() {
   local grpc=$1 http=$2
-  port_ok "$grpc" || die "bad gRPC port '$grpc' (a number, or off)"
-  port_ok "$http" || die "bad HTTP port '$http' (a number, or off)"
-  [ "$grpc" != off ] || [ "$http" != off ] || die "both gRPC and HTTP ports are off"
   echo "receivers:"
   echo "  otlp:"
   echo "    protocols:"
@@ -70,6 +67,11 @@ case "$MODE" in
     ;;
   *) usage ;;
 esac
+
+port_ok "$GRPC_PORT" || die "bad gRPC port '$GRPC_PORT' (a number, or off)"
+port_ok "$HTTP_PORT" || die "bad HTTP port '$HTTP_PORT' (a number, or off)"
+[ "$GRPC_PORT" != off ] || [ "$HTTP_PORT" != off ] || die "both gRPC and HTTP ports are off"
+[ -n "$WORKDIR" ] || die "empty WORKDIR"
 
 mkdir -p "$WORKDIR"
 WORKDIR=$(cd "$WORKDIR" && pwd)
