@@ -8,5 +8,6 @@ mod config_errors;
 mod file_output;
 mod operating;
 mod otlp_input;
+mod otlp_output;
 mod syslog_input;
 mod syslog_peers;
