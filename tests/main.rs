@@ -9,5 +9,6 @@ mod file_output;
 mod operating;
 mod otlp_input;
 mod otlp_output;
+mod otlp_peers;
 mod syslog_input;
 mod syslog_peers;

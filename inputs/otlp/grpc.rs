@@ -5,7 +5,7 @@
 
 use super::ingest::{Failure, Ingest, RETRY_AFTER};
 use crate::net::grpc::{self, Code, FrameError};
-use crate::record::otlp::{ExportLogsPartialSuccess, ExportLogsServiceResponse, decode_protobuf};
+use crate::record::otlp::{ExportLogsServiceResponse, decode_protobuf};
 use axum::body::Body;
 use axum::extract::State;
 use axum::response::Response;
@@ -56,13 +56,7 @@ async fn handle(
     };
     let request =
         decode_protobuf(&message).map_err(|e| ingest.refuse(Failure::Invalid(e.to_string())))?;
-    let accepted = ingest.export(request).await?;
-    Ok(ExportLogsServiceResponse {
-        partial_success: (accepted.rejected > 0).then(|| ExportLogsPartialSuccess {
-            rejected_log_records: accepted.rejected as i64,
-            error_message: accepted.message,
-        }),
-    })
+    Ok(ingest.export(request).await?.response())
 }
 
 fn base_headers(status: Code) -> http::response::Builder {

@@ -3,9 +3,7 @@
 
 use super::ingest::{Failure, Ingest, RETRY_AFTER};
 use crate::net::grpc::RpcStatus;
-use crate::record::otlp::{
-    ExportLogsPartialSuccess, ExportLogsServiceResponse, decode_json, decode_protobuf,
-};
+use crate::record::otlp::{ExportLogsServiceResponse, decode_json, decode_protobuf};
 use axum::body::Body;
 use axum::extract::State;
 use axum::response::Response;
@@ -87,13 +85,7 @@ async fn handle(
         Encoding::Json => decode_json(&body),
     }
     .map_err(|e| ingest.refuse(Failure::Invalid(e.to_string())))?;
-    let accepted = ingest.export(request).await?;
-    Ok(ExportLogsServiceResponse {
-        partial_success: (accepted.rejected > 0).then(|| ExportLogsPartialSuccess {
-            rejected_log_records: accepted.rejected as i64,
-            error_message: accepted.message,
-        }),
-    })
+    Ok(ingest.export(request).await?.response())
 }
 
 /// OTLP/JSON of a response: `{}` on full success (not `"partialSuccess": null`), 64-bit

@@ -6,7 +6,10 @@ use super::auth::Auth;
 use crate::ack::{AckToken, Delivery};
 use crate::batch::{Batch, Offer};
 use crate::input::InputContext;
-use crate::record::otlp::{ExportLogsServiceRequest, records_from_request};
+use crate::record::otlp::{
+    ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
+    records_from_request,
+};
 use bytes::Bytes;
 use http::HeaderMap;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
@@ -52,6 +55,18 @@ impl Failure {
 pub(crate) struct Accepted {
     pub rejected: u64,
     pub message: String,
+}
+
+impl Accepted {
+    /// The OTLP answer: empty on full success, `partial_success` otherwise.
+    pub fn response(self) -> ExportLogsServiceResponse {
+        ExportLogsServiceResponse {
+            partial_success: (self.rejected > 0).then_some(ExportLogsPartialSuccess {
+                rejected_log_records: self.rejected as i64,
+                error_message: self.message,
+            }),
+        }
+    }
 }
 
 /// Shared by every connection of both listeners.
