@@ -109,9 +109,8 @@ impl Output for OtlpOutput {
             }
         }
         self.capacity = body.len().next_power_of_two().min(16 << 20);
-        // gRPC compresses per message in the client; HTTP bodies are compressed here, once,
-        // not on every retry.
-        if self.config.protocol != Protocol::Grpc && self.config.compression == Compression::Gzip {
+        // Compressed here, once, not on every retry (gRPC: the message; HTTP: the body).
+        if self.config.compression == Compression::Gzip {
             let mut gz = flate2::write::GzEncoder::new(
                 Vec::with_capacity(body.len() / 4),
                 flate2::Compression::fast(),
