@@ -5,7 +5,7 @@
 
 use super::ingest::{Failure, Ingest, RETRY_AFTER};
 use crate::net::grpc::{self, Code, FrameError};
-use crate::record::otlp::{ExportLogsServiceResponse, decode_protobuf};
+use crate::record::otlp::{ExportLogsServiceResponse, decode_records};
 use axum::body::Body;
 use axum::extract::State;
 use axum::response::Response;
@@ -54,9 +54,9 @@ async fn handle(
     } else {
         message
     };
-    let request =
-        decode_protobuf(&message).map_err(|e| ingest.refuse(Failure::Invalid(e.to_string())))?;
-    Ok(ingest.export(request).await?.response())
+    let records =
+        decode_records(&message).map_err(|e| ingest.refuse(Failure::Invalid(e.to_string())))?;
+    Ok(ingest.export(records).await?.response())
 }
 
 fn base_headers(status: Code) -> http::response::Builder {

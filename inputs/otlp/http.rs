@@ -3,7 +3,9 @@
 
 use super::ingest::{Failure, Ingest, RETRY_AFTER};
 use crate::net::grpc::RpcStatus;
-use crate::record::otlp::{ExportLogsServiceResponse, decode_json, decode_protobuf};
+use crate::record::otlp::{
+    ExportLogsServiceResponse, decode_json, decode_records, records_from_request,
+};
 use axum::body::Body;
 use axum::extract::State;
 use axum::response::Response;
@@ -80,12 +82,14 @@ async fn handle(
             ))));
         }
     };
-    let request = match encoding {
-        Encoding::Protobuf => decode_protobuf(&body),
-        Encoding::Json => decode_json(&body),
+    let records = match encoding {
+        Encoding::Protobuf => decode_records(&body).map_err(|e| e.to_string()),
+        Encoding::Json => decode_json(&body)
+            .map(records_from_request)
+            .map_err(|e| e.to_string()),
     }
-    .map_err(|e| ingest.refuse(Failure::Invalid(e.to_string())))?;
-    Ok(ingest.export(request).await?.response())
+    .map_err(|e| ingest.refuse(Failure::Invalid(e)))?;
+    Ok(ingest.export(records).await?.response())
 }
 
 /// OTLP/JSON of a response: `{}` on full success (not `"partialSuccess": null`), 64-bit

@@ -6,10 +6,8 @@ use super::auth::Auth;
 use crate::ack::{AckToken, Delivery};
 use crate::batch::{Batch, Offer};
 use crate::input::InputContext;
-use crate::record::otlp::{
-    ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
-    records_from_request,
-};
+use crate::record::LogRecord;
+use crate::record::otlp::{ExportLogsPartialSuccess, ExportLogsServiceResponse};
 use bytes::Bytes;
 use http::HeaderMap;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
@@ -169,8 +167,7 @@ impl Ingest {
     }
 
     /// Hands the request's records to the pipeline and waits for their acknowledgement.
-    pub async fn export(&self, request: ExportLogsServiceRequest) -> Result<Accepted, Failure> {
-        let records = records_from_request(request);
+    pub async fn export(&self, records: Vec<LogRecord>) -> Result<Accepted, Failure> {
         if records.is_empty() {
             return Ok(Accepted::default());
         }

@@ -204,6 +204,59 @@ fn generated_requests_survive_protobuf_round_trips() {
 }
 
 #[test]
+fn the_zero_copy_decoder_agrees_with_prost() {
+    for seed in 1..=400u64 {
+        let mut g = Gen(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x5555);
+        let wire = bytes::Bytes::from(g.request(false).encode_to_vec());
+        let ours = decode_records(&wire).unwrap();
+        let theirs = records_from_request(decode_protobuf(&wire).unwrap());
+        assert_eq!(ours, theirs, "seed {seed}");
+        // Cut anywhere: both accept exactly the same prefixes, and nothing panics.
+        for cut in (0..wire.len()).step_by(7) {
+            let prefix = wire.slice(..cut);
+            assert_eq!(
+                decode_records(&prefix).is_ok(),
+                decode_protobuf(&prefix).is_ok(),
+                "seed {seed}, cut at {cut}"
+            );
+        }
+        // Flip bytes: errors, never panics.
+        let mut mutated = wire.to_vec();
+        for i in (0..mutated.len()).step_by(13) {
+            mutated[i] ^= g.next() as u8;
+        }
+        let _ = decode_records(&bytes::Bytes::from(mutated));
+    }
+}
+
+#[test]
+fn the_zero_copy_decoder_explains_bad_input() {
+    let err = decode_records(&bytes::Bytes::from_static(b"\x0a\x05\x12\x03")).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid protobuf ExportLogsServiceRequest: length runs past the end of its message at byte 2"
+    );
+    // Field 1 of a KeyValue holding invalid UTF-8.
+    let bad_utf8 = b"\x0a\x08\x0a\x06\x0a\x04\x0a\x02\xff\xfe";
+    let err = decode_records(&bytes::Bytes::from_static(bad_utf8)).unwrap_err();
+    assert!(err.to_string().contains("not UTF-8"), "{err}");
+    // An array in an array in … 200 deep: refused, not a stack overflow.
+    fn wrap(field: u8, inner: &[u8]) -> Vec<u8> {
+        let mut out = vec![field << 3 | 2];
+        prost::encoding::encode_varint(inner.len() as u64, &mut out);
+        out.extend_from_slice(inner);
+        out
+    }
+    let mut value = Vec::new();
+    for _ in 0..200 {
+        value = wrap(5, &wrap(1, &value));
+    }
+    let request = wrap(1, &wrap(2, &wrap(2, &wrap(5, &value))));
+    let err = decode_records(&bytes::Bytes::from(request)).unwrap_err();
+    assert!(err.to_string().contains("nested too deeply"), "{err}");
+}
+
+#[test]
 fn generated_requests_survive_json_round_trips() {
     for seed in 1..=400u64 {
         let mut g = Gen(seed.wrapping_mul(0x2545_f491_4f6c_dd1d) | 1);
