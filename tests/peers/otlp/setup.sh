@@ -98,6 +98,9 @@ import opentelemetry.exporter.otlp.proto.grpc._log_exporter, opentelemetry.expor
   echo "$want" > "$PY_DIR/.stamp"
 fi
 
+# ---- curl: the TLS/mTLS tests speak HTTP/2 and gRPC over TLS with it ----------------------------
+command -v curl >/dev/null || apt_install curl ca-certificates
+
 # ---- Node: the OpenTelemetry JS logs SDK ---------------------------------------------------------
 NODE_DIR=$PEERS_DIR/otel-node
 pkgs=()
