@@ -110,6 +110,7 @@ impl Answer {
 
 /// `POST http://127.0.0.1:PORT/v1/logs` with the given headers and body.
 pub fn post(port: u16, headers: &[(&str, &str)], body: Vec<u8>) -> Answer {
+    let runtime = runtime(); // first: it installs the TLS provider reqwest needs
     let mut request = reqwest::Client::new()
         .post(format!("http://127.0.0.1:{port}/v1/logs"))
         .timeout(Duration::from_secs(30))
@@ -117,7 +118,7 @@ pub fn post(port: u16, headers: &[(&str, &str)], body: Vec<u8>) -> Answer {
     for (k, v) in headers {
         request = request.header(*k, *v);
     }
-    runtime().block_on(async move {
+    runtime.block_on(async move {
         let response = request.send().await.expect("HTTP request");
         Answer {
             status: response.status().as_u16(),
@@ -160,6 +161,7 @@ pub fn grpc_raw(port: u16, message: Vec<u8>) -> tonic::Status {
         b
     };
     let answer = runtime().block_on(async move {
+        // runtime() ran first: the TLS provider reqwest needs is installed.
         let client = reqwest::Client::builder()
             .http2_prior_knowledge()
             .build()
