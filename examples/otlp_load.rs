@@ -4,6 +4,10 @@
 //! acknowledged, then prints one JSON line with the rate. Requests answered "retry later"
 //! are retried after a short pause and counted as `refused`.
 //!
+//! With `--sink HOST:PORT` it also serves a minimal OTLP/gRPC destination there that reads
+//! each request and answers success without decoding, so an OTLP → OTLP benchmark measures
+//! logferry, not a second decoder on the same cores.
+//!
 //!     cargo run --release --example otlp_load -- --endpoint http://127.0.0.1:4317 --records 2000000
 
 use bytes::{BufMut, Bytes};
@@ -21,6 +25,7 @@ struct Args {
     batch: usize,
     concurrency: usize,
     attributes: usize,
+    sink: Option<String>,
 }
 
 fn args() -> Args {
@@ -30,6 +35,7 @@ fn args() -> Args {
         batch: 1000,
         concurrency: 8,
         attributes: 10,
+        sink: None,
     };
     let argv: Vec<String> = std::env::args().skip(1).collect();
     for pair in argv.chunks(2) {
@@ -40,6 +46,7 @@ fn args() -> Args {
             "--batch" => a.batch = value.parse().expect("--batch N"),
             "--concurrency" => a.concurrency = value.parse().expect("--concurrency N"),
             "--attributes" => a.attributes = value.parse().expect("--attributes N"),
+            "--sink" => a.sink = Some(value),
             other => panic!("unknown option {other}"),
         }
     }
@@ -128,9 +135,44 @@ impl Decoder for Raw {
     }
 }
 
+/// Answers every `Export` with an empty success, after reading the whole request.
+async fn sink(address: String, received: Arc<AtomicU64>) {
+    use http_body_util::BodyExt;
+    let app = axum::Router::new().route(
+        GRPC_EXPORT_PATH,
+        axum::routing::post(move |body: axum::body::Body| {
+            let received = Arc::clone(&received);
+            async move {
+                let bytes = body
+                    .collect()
+                    .await
+                    .map(|c| c.to_bytes().len())
+                    .unwrap_or(0);
+                received.fetch_add(bytes as u64, Ordering::Relaxed);
+                let mut trailers = http::HeaderMap::new();
+                trailers.insert("grpc-status", http::HeaderValue::from_static("0"));
+                let body = http_body_util::Full::new(Bytes::from_static(&[0, 0, 0, 0, 0]))
+                    .with_trailers(async move { Some(Ok(trailers)) });
+                axum::response::Response::builder()
+                    .header("content-type", "application/grpc")
+                    .body(axum::body::Body::new(body))
+                    .unwrap()
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind(&address)
+        .await
+        .expect("bind --sink");
+    axum::serve(listener, app).await.expect("sink");
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 1)]
 async fn main() {
     let a = args();
+    let sunk = Arc::new(AtomicU64::new(0));
+    if let Some(address) = a.sink.clone() {
+        tokio::spawn(sink(address, Arc::clone(&sunk)));
+    }
     let requests: Arc<Vec<Bytes>> =
         Arc::new((0..16).map(|s| request(s, a.batch, a.attributes)).collect());
     let sent = Arc::new(AtomicU64::new(0));
@@ -182,9 +224,10 @@ async fn main() {
     let seconds = start.elapsed().as_secs_f64();
     let records = acked.load(Ordering::Relaxed);
     println!(
-        "{{\"records\":{records},\"seconds\":{seconds:.3},\"records_per_sec\":{:.0},\"request_bytes\":{},\"refused\":{}}}",
+        "{{\"records\":{records},\"seconds\":{seconds:.3},\"records_per_sec\":{:.0},\"request_bytes\":{},\"refused\":{},\"sink_bytes\":{}}}",
         records as f64 / seconds,
         requests[0].len(),
-        refused.load(Ordering::Relaxed)
+        refused.load(Ordering::Relaxed),
+        sunk.load(Ordering::Relaxed)
     );
 }

@@ -10,6 +10,11 @@ use std::time::Duration;
 
 /// logferry reading stdin lines into an OTLP output aimed at `endpoint`.
 fn stdin_to_otlp(protocol: &str, endpoint: &str, extra: &str) -> (Setup, Running) {
+    let batch = if extra.contains("batch") {
+        ""
+    } else {
+        r#"batch = { max_records = 100, max_age = "20ms" }"#
+    };
     let setup = Setup::new(&format!(
         r#"
         shutdown_timeout = "20s"
@@ -22,7 +27,7 @@ fn stdin_to_otlp(protocol: &str, endpoint: &str, extra: &str) -> (Setup, Running
         inputs = ["lines"]
         protocol = "{protocol}"
         endpoint = "{endpoint}"
-        batch = {{ max_records = 100, max_age = "20ms" }}
+        {batch}
         retry = {{ initial_backoff = "20ms", max_backoff = "200ms" }}
         {extra}
         "#
@@ -194,4 +199,92 @@ fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// `https://` endpoints: logferry → logferry over TLS with a private CA (`tls.ca_file`), for
+/// gRPC and HTTP/protobuf, and a client certificate where the receiver requires one.
+#[test]
+fn tls_destinations_with_a_private_ca_and_client_certificates() {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = crate::support::syslog::certs(dir.path());
+    let c = |f: &str| certs.join(f).display().to_string();
+    let mut receiver = Logferry::receiver(&format!(
+        r#"tls = {{ cert_file = "{}", key_file = "{}", client_ca_file = "{}" }}"#,
+        c("server.pem"),
+        c("server.key"),
+        c("ca.pem")
+    ));
+    let grpc = crate::support::otlp::port_of(&receiver.running.listening("grpcs://"));
+    let http = crate::support::otlp::port_of(&receiver.running.listening("https://"));
+    for (protocol, port) in [("grpc", grpc), ("http/protobuf", http)] {
+        let (_setup, mut running) = stdin_to_otlp(
+            protocol,
+            &format!("https://localhost:{port}"),
+            &format!(
+                r#"tls = {{ ca_file = "{}", cert_file = "{}", key_file = "{}" }}"#,
+                c("ca.pem"),
+                c("client.pem"),
+                c("client.key")
+            ),
+        );
+        feed(&mut running, (0..20).map(|i| format!("{protocol} {i}")));
+        drop(running.child.stdin.take());
+        running.wait_log("stopped cleanly");
+    }
+    let records = receiver.records(40);
+    for want in ["grpc 19", "http/protobuf 0"] {
+        assert!(
+            records.iter().any(|r| r["body"]["stringValue"] == want),
+            "{want} missing"
+        );
+    }
+}
+
+/// A destination's `partial_success` is reported as that many rejected records.
+#[test]
+fn partial_success_counts_as_rejected() {
+    use prost::Message;
+    let capture = Capture::start(Arc::new(|_| {
+        let response = opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse {
+            partial_success: Some(
+                opentelemetry_proto::tonic::collector::logs::v1::ExportLogsPartialSuccess {
+                    rejected_log_records: 3,
+                    error_message: "3 entries too old".into(),
+                },
+            ),
+        };
+        (
+            200,
+            vec![("content-type", "application/x-protobuf".into())],
+            response.encode_to_vec(),
+        )
+    }));
+    let endpoint = format!("http://127.0.0.1:{}", capture.port);
+    let (_setup, mut running) = stdin_to_otlp(
+        "http/protobuf",
+        &endpoint,
+        "batch = { max_records = 10, max_age = \"5s\" }",
+    );
+    let admin = running.admin_address();
+    feed(&mut running, (0..10).map(|i| format!("p {i}")));
+    let line = eventually(Duration::from_secs(20), "3 rejected, 7 delivered", || {
+        let (_, metrics) = http_get(&admin, "/metrics");
+        let count = |outcome: &str| {
+            metrics
+                .lines()
+                .find(|l| {
+                    l.starts_with("logferry_records_total")
+                        && l.contains(&format!("outcome=\"{outcome}\""))
+                })
+                .and_then(|l| l.rsplit(' ').next())
+                .map(str::to_string)
+        };
+        (count("rejected")? == "3" && count("delivered")? == "7").then(|| metrics.clone())
+    });
+    assert!(
+        line.contains("partial_success"),
+        "the reason is counted: {line}"
+    );
+    drop(running.child.stdin.take());
+    running.wait_log("stopped cleanly");
 }

@@ -2,8 +2,9 @@
 # OTLP end-to-end benchmarks (issue 4): a Rust load generator (examples/otlp_load.rs) sends
 # pre-encoded OTLP/gRPC requests of 10-attribute records and counts only acknowledged
 # records, so the rate is end to end. Two workloads:
-#   o1  OTLP/gRPC in -> NDJSON file
-#   o2  OTLP/gRPC in -> OTLP/gRPC out (gzip) -> a second logferry writing /dev/null
+#   o1  OTLP/gRPC in -> NDJSON file (FORMAT=text: the file output's short text lines)
+#   o2  OTLP/gRPC in -> OTLP/gRPC out (gzip) -> the load generator's own null sink (it reads
+#       each request and answers success), so only logferry decodes and encodes
 # For the logferry under test: records/s, CPU-seconds per million records, peak RSS, and RSS
 # sampled every second (flat memory under sustained load).
 # usage: bench/otlp/run.sh [-n RECORDS] [-b BATCH] [-c CONCURRENCY] [-w "o1 o2"]
@@ -34,25 +35,16 @@ start() { # NAME CONFIG -> sets PID
 
 for w in $WORKLOADS; do
   port=$(free_port)
+  sink_args=()
   if [ "$w" = o2 ]; then
     sink=$(free_port)
-    cat > "$WORK/sink.toml" <<TOML
-[admin]
-enabled = false
-[inputs.otel]
-type = "otlp"
-grpc = "127.0.0.1:$sink"
-[outputs.null]
-type = "file"
-inputs = ["otel"]
-path = "/dev/null"
-TOML
-    start sink "$WORK/sink.toml"; wait_port "$sink"
+    sink_args=(--sink "127.0.0.1:$sink")
     output="type = \"otlp\"
 protocol = \"grpc\"
 endpoint = \"http://127.0.0.1:$sink\""
   else
     output="type = \"file\"
+format = \"${FORMAT:-json}\"
 path = \"$WORK/out.ndjson\""
   fi
   cat > "$WORK/$w.toml" <<TOML
@@ -69,7 +61,7 @@ TOML
   before=$(cpu_ticks "$pid")
   ( while kill -0 "$pid" 2>/dev/null; do awk '/VmRSS/ {print $2}' "/proc/$pid/status"; sleep 1; done ) > "$WORK/$w.rss" 2>/dev/null &
   sampler=$!
-  result=$("$LOAD" --endpoint "http://127.0.0.1:$port" --records "$RECORDS" --batch "$BATCH" --concurrency "$CONC")
+  result=$("$LOAD" --endpoint "http://127.0.0.1:$port" --records "$RECORDS" --batch "$BATCH" --concurrency "$CONC" "${sink_args[@]}")
   after=$(cpu_ticks "$pid")
   hwm=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
   kill "$sampler" 2>/dev/null || true
@@ -81,6 +73,5 @@ TOML
     "$w" "$rate" "$cpu" "$((hwm / 1024))" "$rss"
   echo "  load generator: $result"
   kill "$pid"; wait "$pid" 2>/dev/null || true
-  if [ "$w" = o2 ]; then kill "${PIDS[0]}" 2>/dev/null || true; fi
   PIDS=()
 done

@@ -65,7 +65,13 @@ async fn connection<S>(stream: S, router: axum::Router, stop: CancellationToken)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let builder = auto::Builder::new(TokioExecutor::new());
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // OTLP requests are often hundreds of KiB: HTTP/2's default 64 KiB windows would make
+    // each one wait for several WINDOW_UPDATE round trips.
+    builder
+        .http2()
+        .initial_stream_window_size(1 << 20)
+        .initial_connection_window_size(4 << 20);
     let service = TowerToHyperService::new(router);
     let conn = builder.serve_connection(TokioIo::new(stream), service);
     tokio::pin!(conn);

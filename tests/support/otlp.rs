@@ -89,6 +89,11 @@ impl Logferry {
     }
 }
 
+/// The port of a `HOST:PORT` address.
+pub fn port_of(address: &str) -> u16 {
+    port(address)
+}
+
 fn port(address: &str) -> u16 {
     address.rsplit(':').next().unwrap().parse().unwrap()
 }
