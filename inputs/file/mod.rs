@@ -1,0 +1,357 @@
+//! `type = "file"`: tails files matched by glob patterns, one record per line.
+//!
+//! - **Identity**: device + inode, plus a fingerprint of the first `fingerprint_bytes` bytes,
+//!   so a renamed file keeps its position and a new file on a reused inode does not inherit
+//!   one.
+//! - **Rotation**: a file renamed or deleted away from its path is read to its end through
+//!   the open descriptor (until quiet for `rotate_wait`) while the new file at the path is
+//!   read from its start; a file that shrinks (copytruncate, `> file`) is read again from 0.
+//! - **Checkpoints**: `DATA_DIR/file-checkpoints-NAME.json`, written atomically every
+//!   `checkpoint_interval` and at shutdown, holds for each file the offset up to which every
+//!   line was acknowledged by every output. After a restart (clean or `kill -9`) reading
+//!   resumes there: nothing is lost, and only lines sent but not yet acknowledged are read
+//!   twice.
+//! - **Records**: the line (without `\n` / `\r\n`, invalid UTF-8 replaced visibly) as body;
+//!   resource `log.file.path` and `log.file.name`; `log.truncated` on the pieces of a line
+//!   longer than `max_line_bytes`; optionally `log.record.uid`.
+//! - Reading blocks on a full pipeline (back-pressure), so a stalled output stops the tailer
+//!   and memory stays bounded.
+
+mod checkpoint;
+mod config;
+mod identity;
+mod tailer;
+
+pub use config::{FileInputConfig, ReadFrom};
+
+use crate::ack::AckToken;
+use crate::batch::Batch;
+use crate::input::{Input, InputBuildContext, InputConfig, InputContext, InputError};
+use crate::record::now_unix_nano;
+use checkpoint::{Checkpoint, Store};
+use identity::FileKey;
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime};
+use tailer::{Limits, Tailer};
+
+/// Most bytes read from one file before the others get a turn.
+const READ_BUDGET: usize = 1 << 20;
+/// Most lines in one batch.
+const BATCH_LINES: usize = 2048;
+/// Longest a stopping input waits for its last batches to be acknowledged.
+const ACK_WAIT_AT_SHUTDOWN: Duration = Duration::from_secs(5);
+
+impl InputConfig for FileInputConfig {
+    type Input = FileInput;
+
+    fn build(&self, cx: &InputBuildContext) -> Result<FileInput, String> {
+        self.check()?;
+        Ok(FileInput {
+            config: self.clone(),
+            store: Store::new(&cx.data_dir, &cx.name),
+        })
+    }
+}
+
+/// A running file tailer.
+pub struct FileInput {
+    config: FileInputConfig,
+    store: Store,
+}
+
+impl Input for FileInput {
+    async fn run(self, cx: InputContext) -> Result<(), InputError> {
+        let saved = self.store.load().map_err(InputError)?;
+        let handle = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || Tail::new(self, saved, cx, handle).run())
+            .await
+            .map_err(|e| InputError(format!("file tailer stopped: {e}")))?
+    }
+}
+
+/// The tailing loop's state; it runs on a blocking thread (file reads block).
+struct Tail {
+    config: FileInputConfig,
+    store: Store,
+    limits: Limits,
+    cx: InputContext,
+    handle: tokio::runtime::Handle,
+    tailers: Vec<Tailer>,
+    /// Positions of files not open now (closed after rotation, or from the last run).
+    known: HashMap<FileKey, Checkpoint>,
+    include: Vec<String>,
+    exclude: Vec<glob::Pattern>,
+    first_scan: bool,
+    dirty: bool,
+}
+
+impl Tail {
+    fn new(
+        input: FileInput,
+        saved: Vec<Checkpoint>,
+        cx: InputContext,
+        handle: tokio::runtime::Handle,
+    ) -> Tail {
+        let c = &input.config;
+        let limits = Limits {
+            max_line_bytes: c.max_line_bytes.0 as usize,
+            fingerprint_bytes: c.fingerprint_bytes.0,
+            unterminated_line_timeout: c.unterminated_line_timeout.0,
+            record_uid: c.record_uid,
+        };
+        let exclude = c
+            .exclude
+            .iter()
+            .filter_map(|p| glob::Pattern::new(p).ok())
+            .collect();
+        Tail {
+            include: c.include.clone(),
+            exclude,
+            limits,
+            known: saved.into_iter().map(|c| (c.key(), c)).collect(),
+            config: input.config,
+            store: input.store,
+            cx,
+            handle,
+            tailers: Vec::new(),
+            first_scan: true,
+            dirty: false,
+        }
+    }
+
+    fn run(mut self) -> Result<(), InputError> {
+        let mut scratch = vec![0u8; 64 << 10];
+        let mut last_discovery: Option<Instant> = None;
+        let mut last_checkpoint = Instant::now();
+        while !self.cx.shutdown.is_cancelled() {
+            if last_discovery.is_none_or(|t| t.elapsed() >= self.config.discovery_interval.0) {
+                self.discover();
+                last_discovery = Some(Instant::now());
+            }
+            let read = match self.read_all(&mut scratch) {
+                Some(read) => read,
+                None => break, // the pipeline closed
+            };
+            if last_checkpoint.elapsed() >= self.config.checkpoint_interval.0 {
+                self.save_checkpoints();
+                last_checkpoint = Instant::now();
+            }
+            if read == 0 {
+                let stop = self.cx.shutdown.clone();
+                let wait = self.config.poll_interval.0;
+                self.handle.block_on(async move {
+                    tokio::select! {
+                        _ = stop.cancelled() => {}
+                        _ = tokio::time::sleep(wait) => {}
+                    }
+                });
+            }
+        }
+        // Give the last batches a moment to be delivered, so the checkpoint covers them.
+        let deadline = Instant::now() + ACK_WAIT_AT_SHUTDOWN;
+        while self.tailers.iter().any(|t| !t.idle()) && Instant::now() < deadline {
+            for t in &mut self.tailers {
+                t.poll_acks();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        for t in &mut self.tailers {
+            t.poll_acks();
+        }
+        self.dirty = true;
+        self.save_checkpoints();
+        Ok(())
+    }
+
+    /// Expands the include patterns and opens what is new.
+    fn discover(&mut self) {
+        let mut seen = HashSet::new();
+        for pattern in self.include.clone() {
+            let paths = match glob::glob(&pattern) {
+                Ok(paths) => paths,
+                Err(e) => {
+                    tracing::warn!(input = %self.cx.name, pattern, error = %e, "bad include pattern");
+                    continue;
+                }
+            };
+            for path in paths.filter_map(Result::ok) {
+                if self.exclude.iter().any(|p| p.matches_path(&path)) {
+                    continue;
+                }
+                let Ok(meta) = std::fs::metadata(&path) else {
+                    continue;
+                };
+                if !meta.is_file() {
+                    continue;
+                }
+                let key = FileKey::of(&meta);
+                seen.insert(key);
+                if self.tailers.iter().any(|t| t.key == key) {
+                    continue;
+                }
+                if self.tailers.len() >= self.config.max_open_files {
+                    continue;
+                }
+                if let Some(limit) = self.config.ignore_older
+                    && meta
+                        .modified()
+                        .ok()
+                        .and_then(|m| SystemTime::now().duration_since(m).ok())
+                        .is_some_and(|age| age > limit.0)
+                    && !self.known.contains_key(&key)
+                {
+                    continue;
+                }
+                self.open(path, key, meta.len());
+            }
+        }
+        // Forget positions of files that are gone (or no longer matched) and not open.
+        let open: HashSet<FileKey> = self.tailers.iter().map(|t| t.key).collect();
+        let before = self.known.len();
+        self.known
+            .retain(|k, _| seen.contains(k) || open.contains(k));
+        self.dirty |= self.known.len() != before;
+        self.first_scan = false;
+    }
+
+    fn open(&mut self, path: PathBuf, key: FileKey, size: u64) {
+        let mut file = match std::fs::File::open(&path) {
+            Ok(f) => f,
+            Err(e) => {
+                self.cx.metrics.errors.add(1);
+                tracing::warn!(input = %self.cx.name, path = %path.display(), error = %e, "cannot open");
+                return;
+            }
+        };
+        // The file at the path may have changed between stat and open.
+        let Ok(meta) = file.metadata() else { return };
+        if FileKey::of(&meta) != key {
+            return;
+        }
+        let offset = match self.known.remove(&key) {
+            Some(cp) if cp.fingerprint().matches(&mut file).unwrap_or(false) => {
+                if cp.offset > meta.len() { 0 } else { cp.offset }
+            }
+            // A new file, or a reused inode: start where a new file starts.
+            _ if self.first_scan && self.config.read_from == ReadFrom::End => size,
+            _ => 0,
+        };
+        match Tailer::new(path.clone(), file, key, offset, &self.limits) {
+            Ok(t) => {
+                tracing::info!(input = %self.cx.name, path = %path.display(), offset, "tailing");
+                self.cx.metrics.connections.add(1);
+                self.tailers.push(t);
+                self.dirty = true;
+            }
+            Err(e) => {
+                self.cx.metrics.errors.add(1);
+                tracing::warn!(input = %self.cx.name, path = %path.display(), error = %e, "cannot read");
+            }
+        }
+    }
+
+    /// One pass over the open files; `None` when the pipeline is closed.
+    fn read_all(&mut self, scratch: &mut [u8]) -> Option<usize> {
+        let mut total = 0;
+        let mut closed = Vec::new();
+        for i in 0..self.tailers.len() {
+            let t = &mut self.tailers[i];
+            self.dirty |= t.poll_acks();
+            match t.truncated() {
+                Ok(true) => {
+                    tracing::info!(input = %self.cx.name, path = %t.path.display(), "file was truncated; reading it again from the start");
+                    if t.restart(&self.limits).is_err() {
+                        closed.push(i);
+                        continue;
+                    }
+                    self.dirty = true;
+                }
+                Ok(false) => {}
+                Err(_) => {}
+            }
+            let mut read = 0;
+            let mut failed = false;
+            loop {
+                let mut records = Vec::new();
+                let n = match t.read(
+                    &self.limits,
+                    READ_BUDGET,
+                    now_unix_nano(),
+                    scratch,
+                    BATCH_LINES,
+                    &mut records,
+                ) {
+                    Ok(n) => n,
+                    Err(e) => {
+                        self.cx.metrics.errors.add(1);
+                        tracing::warn!(input = %self.cx.name, path = %t.path.display(), error = %e, "read failed; closing the file");
+                        failed = true;
+                        break;
+                    }
+                };
+                read += n;
+                self.cx.metrics.bytes_received.add(n as u64);
+                if records.is_empty() {
+                    break;
+                }
+                let cut = records
+                    .iter()
+                    .filter(|r| {
+                        r.attributes
+                            .iter()
+                            .any(|(k, _)| k.as_str() == "log.truncated")
+                    })
+                    .count();
+                self.cx.metrics.truncated.add(cut as u64);
+                let (token, ack) = AckToken::new(records.len());
+                let batch = Batch::new(records).with_ack(token);
+                // Waiting here is the back-pressure: nothing more is read meanwhile.
+                if self.handle.block_on(self.cx.sender.send(batch)).is_err() {
+                    return None;
+                }
+                t.sent(ack);
+                if read >= READ_BUDGET {
+                    break;
+                }
+            }
+            total += read;
+            if failed {
+                closed.push(i);
+                continue;
+            }
+            if read == 0 {
+                if t.attached(&t.path.clone()) {
+                    t.detached_since = None;
+                } else if t.detached_since.is_none() {
+                    t.detached_since = Some(Instant::now());
+                } else if t.quiet_for(self.config.rotate_wait.0) && t.idle() {
+                    closed.push(i);
+                }
+            }
+        }
+        for i in closed.into_iter().rev() {
+            let t = self.tailers.swap_remove(i);
+            tracing::info!(input = %self.cx.name, path = %t.path.display(), "done with a rotated or deleted file");
+            self.cx.metrics.connections.add(-1);
+            self.known.insert(t.key, t.checkpoint());
+            self.dirty = true;
+        }
+        Some(total)
+    }
+
+    fn save_checkpoints(&mut self) {
+        if !self.dirty {
+            return;
+        }
+        let mut all: Vec<Checkpoint> = self.known.values().cloned().collect();
+        all.extend(self.tailers.iter().map(Tailer::checkpoint));
+        match self.store.save(all) {
+            Ok(()) => self.dirty = false,
+            Err(e) => {
+                self.cx.metrics.errors.add(1);
+                tracing::warn!(input = %self.cx.name, path = %self.store.path().display(), error = %e, "cannot write checkpoints; will retry");
+            }
+        }
+    }
+}

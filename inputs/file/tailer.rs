@@ -1,0 +1,246 @@
+//! One open file: reads what was appended, cuts it into lines (records), and remembers which
+//! offsets are in flight so the delivered position advances only over acknowledged lines.
+
+use super::checkpoint::Checkpoint;
+use super::identity::{FileKey, Fingerprint};
+use crate::ack::{AckReceiver, Delivery};
+use crate::record::{AnyValue, LogRecord, Resource, Str};
+use bytes::BytesMut;
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What a tailer needs from the input's config.
+#[derive(Clone, Copy)]
+pub(crate) struct Limits {
+    pub max_line_bytes: usize,
+    pub fingerprint_bytes: u64,
+    pub unterminated_line_timeout: Duration,
+    pub record_uid: bool,
+}
+
+pub(crate) struct Tailer {
+    /// The path it was found by.
+    pub path: PathBuf,
+    pub key: FileKey,
+    file: File,
+    fingerprint: Fingerprint,
+    resource: Arc<Resource>,
+    /// Offset of the next byte to read from the file.
+    read_offset: u64,
+    /// Bytes read but not yet emitted (an incomplete last line).
+    pending: BytesMut,
+    /// Everything before this offset was delivered (or refused for good).
+    pub committed: u64,
+    /// (end offset, acknowledgement, epoch) of sent batches, oldest first.
+    in_flight: VecDeque<(u64, AckReceiver, u32)>,
+    /// Bumped when the file is truncated: older acknowledgements no longer move the position.
+    epoch: u32,
+    last_growth: Instant,
+    /// Since when the path no longer leads to this file (renamed or deleted).
+    pub detached_since: Option<Instant>,
+}
+
+impl Tailer {
+    /// A tailer for `file` (found at `path`), reading from `offset`.
+    pub fn new(
+        path: PathBuf,
+        mut file: File,
+        key: FileKey,
+        offset: u64,
+        limits: &Limits,
+    ) -> std::io::Result<Tailer> {
+        let fingerprint = Fingerprint::read(&mut file, limits.fingerprint_bytes)?;
+        file.seek(SeekFrom::Start(offset))?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let resource = Arc::new(Resource {
+            attributes: vec![
+                (
+                    Str::from_static("log.file.path"),
+                    AnyValue::from(path.display().to_string()),
+                ),
+                (Str::from_static("log.file.name"), AnyValue::from(name)),
+            ],
+            ..Resource::default()
+        });
+        Ok(Tailer {
+            path,
+            key,
+            file,
+            fingerprint,
+            resource,
+            read_offset: offset,
+            pending: BytesMut::new(),
+            committed: offset,
+            in_flight: VecDeque::new(),
+            epoch: 0,
+            last_growth: Instant::now(),
+            detached_since: None,
+        })
+    }
+
+    /// Offset just past the last line emitted.
+    pub fn emitted_offset(&self) -> u64 {
+        self.read_offset - self.pending.len() as u64
+    }
+
+    /// Reads what is new (at most `budget` bytes) and appends complete lines to `out`, at
+    /// most `max_records` of them (the rest wait in `pending`), so that every batch ends
+    /// exactly at [`Tailer::emitted_offset`]. Returns the bytes read.
+    /// `scratch` is the input's shared read buffer.
+    pub fn read(
+        &mut self,
+        limits: &Limits,
+        budget: usize,
+        observed: u64,
+        scratch: &mut [u8],
+        max_records: usize,
+        out: &mut Vec<LogRecord>,
+    ) -> std::io::Result<usize> {
+        let mut total = 0;
+        self.split_lines(limits, observed, max_records, out);
+        while total < budget && out.len() < max_records {
+            let n = self.file.read(scratch)?;
+            if n == 0 {
+                break;
+            }
+            self.pending.extend_from_slice(&scratch[..n]);
+            total += n;
+            self.read_offset += n as u64;
+            self.split_lines(limits, observed, max_records, out);
+        }
+        if total > 0 {
+            self.last_growth = Instant::now();
+            if self.fingerprint.len < limits.fingerprint_bytes {
+                self.fingerprint = Fingerprint::read(&mut self.file, limits.fingerprint_bytes)?;
+            }
+        } else if out.is_empty()
+            && !self.pending.is_empty()
+            && self.last_growth.elapsed() >= limits.unterminated_line_timeout
+        {
+            // A last line without its newline, quiet long enough: emit it as it is.
+            let offset = self.emitted_offset();
+            let line = self.pending.split().freeze();
+            out.push(self.record(line, offset, false, observed, limits));
+        }
+        Ok(total)
+    }
+
+    fn split_lines(
+        &mut self,
+        limits: &Limits,
+        observed: u64,
+        max: usize,
+        out: &mut Vec<LogRecord>,
+    ) {
+        while out.len() < max {
+            let offset = self.emitted_offset();
+            match memchr::memchr(b'\n', &self.pending) {
+                Some(i) if i <= limits.max_line_bytes => {
+                    let mut line = self.pending.split_to(i + 1).freeze();
+                    line.truncate(i - usize::from(i > 0 && line[i - 1] == b'\r'));
+                    out.push(self.record(line, offset, false, observed, limits));
+                }
+                _ if self.pending.len() > limits.max_line_bytes => {
+                    let piece = self.pending.split_to(limits.max_line_bytes).freeze();
+                    out.push(self.record(piece, offset, true, observed, limits));
+                }
+                _ => return,
+            }
+        }
+    }
+
+    fn record(
+        &self,
+        line: bytes::Bytes,
+        offset: u64,
+        truncated: bool,
+        observed: u64,
+        limits: &Limits,
+    ) -> LogRecord {
+        let mut record = LogRecord::new(AnyValue::String(Str::from_utf8_lossy(line)), observed);
+        record.resource = Arc::clone(&self.resource);
+        if truncated {
+            record
+                .attributes
+                .push((Str::from_static("log.truncated"), AnyValue::Bool(true)));
+        }
+        if limits.record_uid {
+            let uid = format!("{:016x}-{:x}-{offset}", self.fingerprint.hash, self.key.ino);
+            record
+                .attributes
+                .push((Str::from_static("log.record.uid"), AnyValue::from(uid)));
+        }
+        record
+    }
+
+    /// Remembers a sent batch that ends at the current emitted offset.
+    pub fn sent(&mut self, ack: AckReceiver) {
+        let end = self.emitted_offset();
+        self.in_flight.push_back((end, ack, self.epoch));
+    }
+
+    /// Advances `committed` over acknowledged batches, in order; true if it moved.
+    pub fn poll_acks(&mut self) -> bool {
+        let mut moved = false;
+        while let Some((end, ack, epoch)) = self.in_flight.front_mut() {
+            let Some(verdict) = ack.try_get() else { break };
+            // Refused for good counts as done too: the engine counted and logged those
+            // records, and reading them again would not change the answer.
+            let _: Delivery = verdict;
+            if *epoch == self.epoch {
+                self.committed = *end;
+                moved = true;
+            }
+            self.in_flight.pop_front();
+        }
+        moved
+    }
+
+    pub fn idle(&self) -> bool {
+        self.in_flight.is_empty()
+    }
+
+    /// True when the file is now shorter than what was read: copytruncate or `> file`.
+    pub fn truncated(&self) -> std::io::Result<bool> {
+        Ok(self.file.metadata()?.len() < self.read_offset)
+    }
+
+    /// Starts over at the beginning of a truncated file.
+    pub fn restart(&mut self, limits: &Limits) -> std::io::Result<()> {
+        self.epoch += 1;
+        self.file.seek(SeekFrom::Start(0))?;
+        self.read_offset = 0;
+        self.committed = 0;
+        self.pending.clear();
+        self.fingerprint = Fingerprint::read(&mut self.file, limits.fingerprint_bytes)?;
+        Ok(())
+    }
+
+    /// Quiet for `wait` (no new bytes).
+    pub fn quiet_for(&self, wait: Duration) -> bool {
+        self.last_growth.elapsed() >= wait
+    }
+
+    /// Whether `path` still leads to this file.
+    pub fn attached(&self, path: &Path) -> bool {
+        std::fs::metadata(path).is_ok_and(|m| FileKey::of(&m) == self.key)
+    }
+
+    pub fn checkpoint(&self) -> Checkpoint {
+        Checkpoint {
+            path: self.path.clone(),
+            dev: self.key.dev,
+            ino: self.key.ino,
+            fingerprint: self.fingerprint.hash,
+            fingerprint_len: self.fingerprint.len,
+            offset: self.committed,
+        }
+    }
+}

@@ -1,0 +1,224 @@
+//! The file tailer end to end: appends, rotation, truncation, restarts (clean and `kill -9`),
+//! real `logrotate`, and bad input.
+
+use crate::support::{Running, Setup, eventually, ndjson};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// logferry tailing `@DIR@/logs/*.log` (extra input keys in `extra`) into `out.ndjson`.
+fn tailer(extra: &str) -> Setup {
+    let setup = Setup::new(&format!(
+        r#"
+        data_dir = "@DIR@/state"
+        shutdown_timeout = "10s"
+        [admin]
+        listen = "127.0.0.1:0"
+        [inputs.app]
+        type = "file"
+        include = ["@DIR@/logs/*.log"]
+        poll_interval = "20ms"
+        discovery_interval = "100ms"
+        rotate_wait = "300ms"
+        checkpoint_interval = "100ms"
+        {extra}
+        [outputs.out]
+        type = "file"
+        inputs = ["app"]
+        path = "@DIR@/out.ndjson"
+        "#
+    ));
+    std::fs::create_dir_all(setup.path("logs")).unwrap();
+    setup
+}
+
+fn start(setup: &Setup) -> Running {
+    let mut running = Running::start(&setup.config);
+    running.wait_log("logferry started");
+    running
+}
+
+fn append(path: &Path, text: &str) {
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+}
+
+/// Every body written so far (whole lines only).
+fn bodies(setup: &Setup) -> Vec<String> {
+    let text = std::fs::read_to_string(setup.path("out.ndjson")).unwrap_or_default();
+    let whole = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
+    ndjson(whole)
+        .iter()
+        .map(|r| r["body"]["stringValue"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+fn wait_bodies(setup: &Setup, n: usize) -> Vec<String> {
+    eventually(Duration::from_secs(30), &format!("{n} lines"), || {
+        let b = bodies(setup);
+        (b.len() >= n).then_some(b)
+    })
+}
+
+fn lines(prefix: &str, range: std::ops::Range<usize>) -> String {
+    range.map(|i| format!("{prefix} {i}\n")).collect()
+}
+
+#[test]
+fn appends_rotation_truncation_and_new_files_are_read_once() {
+    let setup = tailer("");
+    let log = setup.path("logs/app.log");
+    append(&log, &lines("one", 0..100));
+    let mut running = start(&setup);
+    wait_bodies(&setup, 100);
+    // Rename-and-create: the old file's last lines, written after the rename, still count.
+    append(&log, &lines("one", 100..150));
+    let rotated = setup.path("logs/app.log.1");
+    std::fs::rename(&log, &rotated).unwrap();
+    append(&rotated, &lines("one", 150..160));
+    append(&log, &lines("two", 0..50));
+    wait_bodies(&setup, 210);
+    // Truncation in place (`> file`), then new content.
+    std::fs::write(&log, "").unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    append(&log, &lines("three", 0..20));
+    // A file appearing under the glob; one without a final newline; one excluded by name.
+    append(&setup.path("logs/new.log"), &lines("new", 0..10));
+    let got = wait_bodies(&setup, 240);
+    running.stop_and_collect_logs();
+    let mut want: Vec<String> = lines("one", 0..160).lines().map(String::from).collect();
+    want.extend(lines("two", 0..50).lines().map(String::from));
+    want.extend(lines("three", 0..20).lines().map(String::from));
+    want.extend(lines("new", 0..10).lines().map(String::from));
+    let (mut got, mut want) = (got, want);
+    got.sort();
+    want.sort();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn records_carry_the_file_and_long_lines_are_split() {
+    let setup = tailer(
+        r#"max_line_bytes = "100B"
+        record_uid = true
+        unterminated_line_timeout = "200ms""#,
+    );
+    let log = setup.path("logs/app.log");
+    let long = "x".repeat(250);
+    append(&log, &format!("short\r\n{long}\nbad \u{fffd} \n"));
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&log)
+        .unwrap()
+        .write_all(b"invalid \xff\xfe bytes\nno newline at the end")
+        .unwrap();
+    let mut running = start(&setup);
+    let got = wait_bodies(&setup, 7);
+    running.stop_and_collect_logs();
+    assert_eq!(got[0], "short", "CRLF is a line end");
+    assert_eq!(got[1..4].concat(), long);
+    assert_eq!(got[5], "invalid \u{fffd}\u{fffd} bytes");
+    assert_eq!(got[6], "no newline at the end");
+    let text = std::fs::read_to_string(setup.path("out.ndjson")).unwrap();
+    let records = ndjson(&text);
+    let attrs = records[1]["attributes"].to_string();
+    assert!(
+        attrs.contains(r#""log.truncated","value":{"boolValue":true}"#),
+        "{attrs}"
+    );
+    assert!(attrs.contains("log.record.uid"), "{attrs}");
+    let resource = records[0]["resource"]["attributes"].to_string();
+    assert!(
+        resource.contains(&format!(r#""stringValue":"{}""#, log.display())),
+        "{resource}"
+    );
+    assert!(
+        resource.contains(r#""log.file.name","value":{"stringValue":"app.log"}"#),
+        "{resource}"
+    );
+    let uids: std::collections::HashSet<String> = records
+        .iter()
+        .map(|r| r["attributes"].to_string())
+        .collect();
+    assert_eq!(uids.len(), records.len(), "every line has its own uid");
+}
+
+#[test]
+fn read_from_end_skips_what_was_there_but_not_what_comes() {
+    let setup = tailer(r#"read_from = "end""#);
+    let log = setup.path("logs/app.log");
+    append(&log, &lines("old", 0..10));
+    let mut running = start(&setup);
+    running.wait_log("tailing");
+    append(&log, &lines("new", 0..5));
+    let got = wait_bodies(&setup, 5);
+    running.stop_and_collect_logs();
+    assert!(got.iter().all(|b| b.starts_with("new")), "{got:?}");
+}
+
+/// A writer appends while logferry is killed with SIGKILL and restarted, again and again:
+/// no line is lost, and duplicates stay within what was in flight at each kill.
+#[test]
+fn kill_9_and_restart_lose_nothing() {
+    let setup = tailer("");
+    let log = setup.path("logs/app.log");
+    let total = 6000;
+    let writer = {
+        let log = log.clone();
+        std::thread::spawn(move || {
+            for chunk in 0..60 {
+                append(&log, &lines("line", chunk * 100..chunk * 100 + 100));
+                std::thread::sleep(Duration::from_millis(25));
+            }
+        })
+    };
+    for _ in 0..4 {
+        let mut running = start(&setup);
+        std::thread::sleep(Duration::from_millis(350));
+        running.child.kill().unwrap();
+        running.child.wait().unwrap();
+    }
+    writer.join().unwrap();
+    let mut running = start(&setup);
+    let got = eventually(Duration::from_secs(30), "every line", || {
+        let b = bodies(&setup);
+        let unique: std::collections::HashSet<&String> = b.iter().collect();
+        (unique.len() >= total).then_some(b.clone())
+    });
+    running.stop_and_collect_logs();
+    let unique: std::collections::HashSet<&String> = got.iter().collect();
+    assert_eq!(unique.len(), total, "no line lost");
+    let duplicates = got.len() - total;
+    // At most the lines in flight (unacknowledged) at each of the 4 kills.
+    assert!(duplicates <= 4 * 2048, "{duplicates} duplicates");
+    eprintln!(
+        "kill -9 x4: {} lines written, {} delivered, {duplicates} duplicates",
+        total,
+        got.len()
+    );
+}
+
+#[test]
+fn a_checkpoint_survives_a_clean_restart_exactly() {
+    let setup = tailer("");
+    let log = setup.path("logs/app.log");
+    append(&log, &lines("a", 0..500));
+    let mut running = start(&setup);
+    wait_bodies(&setup, 500);
+    running.stop_and_collect_logs();
+    append(&log, &lines("b", 0..500));
+    let mut running = start(&setup);
+    let got = wait_bodies(&setup, 1000);
+    running.stop_and_collect_logs();
+    assert_eq!(got.len(), 1000, "nothing read twice after a clean stop");
+    let state: PathBuf = setup.path("state/file-checkpoints-app.json");
+    let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(state).unwrap()).unwrap();
+    assert_eq!(
+        saved["files"][0]["offset"],
+        std::fs::metadata(&log).unwrap().len()
+    );
+}
