@@ -222,3 +222,122 @@ fn a_checkpoint_survives_a_clean_restart_exactly() {
         std::fs::metadata(&log).unwrap().len()
     );
 }
+
+fn logrotate_bin() -> &'static str {
+    if Path::new("/usr/sbin/logrotate").exists() {
+        "/usr/sbin/logrotate"
+    } else {
+        "logrotate"
+    }
+}
+
+/// Real logrotate rotates `app.log` every 150 ms while a writer appends 3000 numbered
+/// lines: in each mode every line arrives exactly once. (In copytruncate modes the writer
+/// pauses while logrotate runs: a line written between logrotate's copy and its truncate
+/// is destroyed by logrotate itself, as its manual says, before any reader could see it.)
+#[test]
+fn logrotate_in_every_mode_loses_and_repeats_nothing() {
+    for (mode, directives, reopen) in [
+        ("create", "create\nnocompress", true),
+        ("create+compress", "create\ncompress", true),
+        ("copytruncate", "copytruncate\nnocompress", false),
+        (
+            "copytruncate+delaycompress",
+            "copytruncate\ncompress\ndelaycompress",
+            false,
+        ),
+        ("copytruncate+compress", "copytruncate\ncompress", false),
+    ] {
+        let setup = tailer("");
+        let log = setup.path("logs/app.log");
+        append(&log, "");
+        let conf = setup.path("logrotate.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "{} {{\n  rotate 1000\n  missingok\n  {directives}\n}}\n",
+                log.display()
+            ),
+        )
+        .unwrap();
+        let mut running = start(&setup);
+        running.wait_log("tailing");
+        let total = 3000;
+        let pause = std::sync::Arc::new(std::sync::Mutex::new(()));
+        let writer = {
+            let log = log.clone();
+            let pause = std::sync::Arc::clone(&pause);
+            std::thread::spawn(move || {
+                let mut file = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+                for i in 0..total {
+                    if reopen {
+                        // Like an application that reopens its log for every write.
+                        file = std::fs::OpenOptions::new()
+                            .create(true)
+                            .append(true)
+                            .open(&log)
+                            .unwrap();
+                    }
+                    let guard = pause.lock().unwrap();
+                    file.write_all(format!("line {i}\n").as_bytes()).unwrap();
+                    drop(guard);
+                    if i % 10 == 0 {
+                        std::thread::sleep(Duration::from_millis(2));
+                    }
+                }
+            })
+        };
+        let mut rotations = 0;
+        while !writer.is_finished() {
+            std::thread::sleep(Duration::from_millis(150));
+            let _paused = (!reopen).then(|| pause.lock().unwrap());
+            let out = std::process::Command::new(logrotate_bin())
+                .args(["-f", "-s"])
+                .arg(setup.path("logrotate.state"))
+                .arg(&conf)
+                .output()
+                .expect("logrotate");
+            assert!(
+                out.status.success(),
+                "{mode}: logrotate: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            rotations += 1;
+        }
+        writer.join().unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        while std::time::Instant::now() < deadline {
+            let b = bodies(&setup);
+            let unique: std::collections::HashSet<&String> = b.iter().collect();
+            if unique.len() >= total {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        let logs = running.stop_and_collect_logs();
+        let got = bodies(&setup);
+        let unique: std::collections::HashSet<&String> = got.iter().collect();
+        let missing: Vec<usize> = (0..total)
+            .filter(|i| !unique.contains(&format!("line {i}")))
+            .collect();
+        assert!(
+            missing.is_empty() && got.len() == total,
+            "{mode}: {rotations} rotations, {} lines out, missing {missing:?}\n{}",
+            got.len(),
+            logs.iter()
+                .filter(|l| l.contains("truncated"))
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        let want: Vec<String> = (0..total).map(|i| format!("line {i}")).collect();
+        let mut sorted = got.clone();
+        sorted.sort_by_key(|b| b[5..].parse::<usize>().unwrap());
+        assert_eq!(
+            sorted, want,
+            "{mode}: {rotations} rotations; every line exactly once"
+        );
+        assert!(rotations >= 3, "{mode}: only {rotations} rotations");
+    }
+}

@@ -260,7 +260,17 @@ impl Tail {
             self.dirty |= t.poll_acks();
             match t.truncated() {
                 Ok(true) => {
-                    tracing::info!(input = %self.cx.name, path = %t.path.display(), "file was truncated; reading it again from the start");
+                    let mut tail = Vec::new();
+                    let copy = t.recover_tail(&self.limits, now_unix_nano(), &mut tail);
+                    tracing::info!(input = %self.cx.name, path = %t.path.display(), copy = ?copy, recovered = tail.len(), "file was truncated; reading it again from the start");
+                    if !tail.is_empty() {
+                        // Sent without tracking: these lines are no longer in the file the
+                        // checkpoint describes.
+                        let batch = Batch::new(tail);
+                        if self.handle.block_on(self.cx.sender.send(batch)).is_err() {
+                            return None;
+                        }
+                    }
                     if t.restart(&self.limits).is_err() {
                         closed.push(i);
                         continue;

@@ -207,9 +207,96 @@ impl Tailer {
         self.in_flight.is_empty()
     }
 
-    /// True when the file is now shorter than what was read: copytruncate or `> file`.
+    /// True when the file was truncated (copytruncate, `> file`): it is shorter than what was
+    /// read, or — when it has already grown past that again — it no longer starts with the
+    /// bytes it started with. (Checked only when there is something new to read: one small
+    /// positioned read.)
     pub fn truncated(&self) -> std::io::Result<bool> {
-        Ok(self.file.metadata()?.len() < self.read_offset)
+        use std::os::unix::fs::FileExt;
+        let len = self.file.metadata()?.len();
+        // Files only grow: shorter than what was read, or than the bytes fingerprinted.
+        if len < self.read_offset || len < self.fingerprint.len {
+            return Ok(true);
+        }
+        if len == self.read_offset || self.fingerprint.len == 0 {
+            return Ok(false);
+        }
+        let mut head = vec![0u8; self.fingerprint.len as usize];
+        self.file.read_exact_at(&mut head, 0)?;
+        Ok(Fingerprint::of(&head) != self.fingerprint)
+    }
+
+    /// After a copytruncate: finds the copy the rotation made beside the file (`NAME.1`,
+    /// `NAME-20261129`, either possibly `.gz`), recognized by this file's fingerprint, and
+    /// returns the lines it holds past what was already emitted — the tail written between
+    /// the last read and the truncation, which the truncated file no longer has.
+    pub fn recover_tail(
+        &mut self,
+        limits: &Limits,
+        observed: u64,
+        out: &mut Vec<LogRecord>,
+    ) -> Option<PathBuf> {
+        let dir = self.path.parent()?;
+        let name = self.path.file_name()?.to_str()?.to_owned();
+        let mut candidates: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(dir)
+            .ok()?
+            .filter_map(Result::ok)
+            .filter(|e| {
+                let n = e.file_name();
+                let n = n.to_string_lossy();
+                n.len() > name.len()
+                    && n.starts_with(&name)
+                    && matches!(n.as_bytes()[name.len()], b'.' | b'-' | b'_')
+            })
+            .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+            .collect();
+        candidates.sort_by_key(|c| std::cmp::Reverse(c.0));
+        let from = self.emitted_offset();
+        for (_, path) in candidates {
+            let Ok(file) = File::open(&path) else {
+                continue;
+            };
+            let mut reader: Box<dyn Read> = if path.extension().is_some_and(|e| e == "gz") {
+                Box::new(flate2::read::MultiGzDecoder::new(std::io::BufReader::new(
+                    file,
+                )))
+            } else {
+                Box::new(std::io::BufReader::new(file))
+            };
+            let mut head = vec![0u8; self.fingerprint.len as usize];
+            if reader.read_exact(&mut head).is_err() || Fingerprint::of(&head) != self.fingerprint {
+                continue;
+            }
+            // Skip to where emitting stopped, then take the rest.
+            let skip = from.saturating_sub(self.fingerprint.len);
+            if std::io::copy(&mut reader.by_ref().take(skip), &mut std::io::sink()).ok()
+                != Some(skip)
+            {
+                continue;
+            }
+            let mut rest = Vec::new();
+            if reader.read_to_end(&mut rest).is_err() {
+                continue;
+            }
+            if from < self.fingerprint.len {
+                // The fingerprint bytes themselves were not all emitted yet.
+                let mut all = head[from as usize..].to_vec();
+                all.extend_from_slice(&rest);
+                rest = all;
+            }
+            self.pending.clear();
+            self.pending.extend_from_slice(&rest);
+            self.read_offset = from + rest.len() as u64;
+            self.split_lines(limits, observed, usize::MAX, out);
+            if !self.pending.is_empty() {
+                // The copy ends mid-line: that line was cut by the truncation.
+                let offset = self.emitted_offset();
+                let line = self.pending.split().freeze();
+                out.push(self.record(line, offset, false, observed, limits));
+            }
+            return Some(path);
+        }
+        None
     }
 
     /// Starts over at the beginning of a truncated file.
