@@ -154,6 +154,7 @@ fn read_from_end_skips_what_was_there_but_not_what_comes() {
     append(&log, &lines("old", 0..10));
     let mut running = start(&setup);
     running.wait_log("tailing");
+    std::thread::sleep(Duration::from_millis(100));
     append(&log, &lines("new", 0..5));
     let got = wait_bodies(&setup, 5);
     running.stop_and_collect_logs();
@@ -340,4 +341,160 @@ fn logrotate_in_every_mode_loses_and_repeats_nothing() {
         );
         assert!(rotations >= 3, "{mode}: only {rotations} rotations");
     }
+}
+
+/// 5,000 files with `max_open_files = 100`: idle files are closed and the rest get their
+/// turn; every line of every file arrives once.
+#[test]
+fn thousands_of_files_with_few_descriptors() {
+    let setup = tailer(
+        r#"max_open_files = 100
+        close_idle = "100ms""#,
+    );
+    for f in 0..5000 {
+        append(
+            &setup.path(&format!("logs/f{f}.log")),
+            &format!("f{f} a\nf{f} b\n"),
+        );
+    }
+    let mut running = start(&setup);
+    let got = eventually(Duration::from_secs(60), "10,000 lines", || {
+        let b = bodies(&setup);
+        (b.len() >= 10_000).then_some(b)
+    });
+    // Files grow again after being closed: they are reopened at their position.
+    for f in [0, 2500, 4999] {
+        append(&setup.path(&format!("logs/f{f}.log")), &format!("f{f} c\n"));
+    }
+    let got_more = wait_bodies(&setup, 10_003);
+    running.stop_and_collect_logs();
+    let unique: std::collections::HashSet<&String> = got_more.iter().collect();
+    assert_eq!(
+        (got.len(), unique.len(), got_more.len()),
+        (10_000, 10_003, 10_003)
+    );
+}
+
+/// Binary garbage: NULs, invalid UTF-8, a 200 KB line without a newline between newlines.
+#[test]
+fn binary_garbage_is_kept_visibly_and_nothing_else_is_lost() {
+    let setup = tailer(r#"max_line_bytes = "64KiB""#);
+    let log = setup.path("logs/app.log");
+    let mut data = b"before\n".to_vec();
+    let mut x: u32 = 12345;
+    for _ in 0..200_000 {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        let b = (x & 0xff) as u8;
+        data.push(if b == b'\n' { 0 } else { b });
+    }
+    data.extend_from_slice(b"\nafter\n");
+    std::fs::write(&log, &data).unwrap();
+    let mut running = start(&setup);
+    let got = eventually(
+        Duration::from_secs(30),
+        "the line after the garbage",
+        || {
+            let b = bodies(&setup);
+            b.iter().any(|l| l == "after").then_some(b)
+        },
+    );
+    running.stop_and_collect_logs();
+    assert_eq!(got.first().map(String::as_str), Some("before"));
+    assert_eq!(got.last().map(String::as_str), Some("after"));
+    // 200,000 bytes in pieces of at most 64 KiB, marked truncated, invalid bytes replaced.
+    assert_eq!(got.len(), 2 + 4, "{} pieces", got.len() - 2);
+    assert!(got[1].contains('\u{fffd}'));
+}
+
+/// A destination that is down: the tailer stops advancing (back-pressure), memory stays
+/// bounded, and once the destination is back everything arrives.
+#[test]
+fn a_stalled_output_stops_the_tailer_and_it_catches_up() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let setup = Setup::new(&format!(
+        r#"
+        data_dir = "@DIR@/state"
+        [admin]
+        listen = "127.0.0.1:0"
+        [inputs.app]
+        type = "file"
+        include = ["@DIR@/logs/*.log"]
+        poll_interval = "20ms"
+        checkpoint_interval = "100ms"
+        [outputs.next]
+        type = "otlp"
+        inputs = ["app"]
+        endpoint = "http://127.0.0.1:{port}"
+        buffer = {{ max_records = 1000 }}
+        batch = {{ max_records = 500, max_age = "10ms" }}
+        retry = {{ initial_backoff = "50ms", max_backoff = "100ms" }}
+        "#
+    ));
+    std::fs::create_dir_all(setup.path("logs")).unwrap();
+    let log = setup.path("logs/app.log");
+    append(&log, &lines("line", 0..50_000));
+    let mut running = start(&setup);
+    let admin = running.admin_address();
+    std::thread::sleep(Duration::from_secs(2));
+    let (_, metrics) = crate::support::http_get(&admin, "/metrics");
+    let received: u64 = metrics
+        .lines()
+        .find(|l| l.starts_with("logferry_records_total") && l.contains("outcome=\"buffered\""))
+        .or_else(|| {
+            metrics
+                .lines()
+                .find(|l| l.starts_with("logferry_records_buffered"))
+        })
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0);
+    // Bounded by the pipeline's queues (a few batches of 2048 lines), far from the 50,000
+    // lines the file holds.
+    assert!(
+        received > 0 && received <= 8 * 2048,
+        "held back: {received} records buffered"
+    );
+    let rss_kb: u64 = std::fs::read_to_string(format!("/proc/{}/status", running.child.id()))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap();
+    assert!(rss_kb < 100_000, "RSS {rss_kb} kB while stalled");
+    let state = setup.path("state/file-checkpoints-app.json");
+    let offset = |s: &Path| -> u64 {
+        std::fs::read(s)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .and_then(|v| v["files"][0]["offset"].as_u64())
+            .unwrap_or(0)
+    };
+    assert_eq!(offset(&state), 0, "nothing delivered, nothing checkpointed");
+    // The destination comes back: a logferry with an OTLP input on that port.
+    let receiver = Setup::new(&format!(
+        r#"
+        [admin]
+        listen = "127.0.0.1:0"
+        [inputs.otel]
+        type = "otlp"
+        grpc = "127.0.0.1:{port}"
+        [outputs.out]
+        type = "file"
+        inputs = ["otel"]
+        path = "@DIR@/out.ndjson"
+        "#
+    ));
+    let mut back = start(&receiver);
+    let got = wait_bodies(&receiver, 50_000);
+    assert_eq!(got.len(), 50_000);
+    eventually(Duration::from_secs(10), "the checkpoint at the end", || {
+        (offset(&state) == std::fs::metadata(&log).unwrap().len()).then_some(())
+    });
+    running.stop_and_collect_logs();
+    back.stop_and_collect_logs();
 }

@@ -52,6 +52,11 @@ pub struct FileInputConfig {
     /// How often delivered positions are written to the checkpoint file. Default 1s.
     #[serde(default = "default_checkpoint_interval")]
     pub checkpoint_interval: HumanDuration,
+    /// A file read to its end and quiet this long is closed (its position kept); it is
+    /// opened again when it grows. Keeps descriptors bounded with thousands of files.
+    /// Default 60s.
+    #[serde(default = "default_close_idle")]
+    pub close_idle: HumanDuration,
     /// Most files open at once; beyond it, files wait their turn. Default 1024.
     #[serde(default = "default_max_open_files")]
     pub max_open_files: usize,
@@ -81,6 +86,9 @@ fn default_unterminated_line_timeout() -> HumanDuration {
 }
 fn default_checkpoint_interval() -> HumanDuration {
     HumanDuration(Duration::from_secs(1))
+}
+fn default_close_idle() -> HumanDuration {
+    HumanDuration(Duration::from_secs(60))
 }
 fn default_max_open_files() -> usize {
     1024

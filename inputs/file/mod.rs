@@ -193,6 +193,14 @@ impl Tail {
                 if self.tailers.len() >= self.config.max_open_files {
                     continue;
                 }
+                // A file closed while idle is opened again only once it has grown.
+                if self
+                    .known
+                    .get(&key)
+                    .is_some_and(|cp| cp.offset == meta.len() && cp.path == path)
+                {
+                    continue;
+                }
                 if let Some(limit) = self.config.ignore_older
                     && meta
                         .modified()
@@ -229,6 +237,7 @@ impl Tail {
         if FileKey::of(&meta) != key {
             return;
         }
+        let known = self.known.contains_key(&key);
         let offset = match self.known.remove(&key) {
             Some(cp) if cp.fingerprint().matches(&mut file).unwrap_or(false) => {
                 if cp.offset > meta.len() { 0 } else { cp.offset }
@@ -239,7 +248,11 @@ impl Tail {
         };
         match Tailer::new(path.clone(), file, key, offset, &self.limits) {
             Ok(t) => {
-                tracing::info!(input = %self.cx.name, path = %path.display(), offset, "tailing");
+                if known {
+                    tracing::debug!(input = %self.cx.name, path = %path.display(), offset, "tailing again");
+                } else {
+                    tracing::info!(input = %self.cx.name, path = %path.display(), offset, "tailing");
+                }
                 self.cx.metrics.connections.add(1);
                 self.tailers.push(t);
                 self.dirty = true;
@@ -333,6 +346,9 @@ impl Tail {
             if read == 0 {
                 if t.attached(&t.path.clone()) {
                     t.detached_since = None;
+                    if t.idle() && t.at_rest() && t.quiet_for(self.config.close_idle.0) {
+                        closed.push(i);
+                    }
                 } else if t.detached_since.is_none() {
                     t.detached_since = Some(Instant::now());
                 } else if t.quiet_for(self.config.rotate_wait.0) && t.idle() {
@@ -342,7 +358,7 @@ impl Tail {
         }
         for i in closed.into_iter().rev() {
             let t = self.tailers.swap_remove(i);
-            tracing::info!(input = %self.cx.name, path = %t.path.display(), "done with a rotated or deleted file");
+            tracing::debug!(input = %self.cx.name, path = %t.path.display(), "closing the file (rotated, deleted or idle)");
             self.cx.metrics.connections.add(-1);
             self.known.insert(t.key, t.checkpoint());
             self.dirty = true;

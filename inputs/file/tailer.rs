@@ -203,6 +203,11 @@ impl Tailer {
         moved
     }
 
+    /// Nothing read and not emitted (no partial last line waiting).
+    pub fn at_rest(&self) -> bool {
+        self.pending.is_empty()
+    }
+
     pub fn idle(&self) -> bool {
         self.in_flight.is_empty()
     }
