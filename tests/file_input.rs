@@ -498,3 +498,31 @@ fn a_stalled_output_stops_the_tailer_and_it_catches_up() {
     running.stop_and_collect_logs();
     back.stop_and_collect_logs();
 }
+
+/// Stack traces become one record each, the last group is emitted after the timeout, and a
+/// restart inside a group re-reads the whole group rather than half of it.
+#[test]
+fn multiline_groups_stack_traces() {
+    let setup = tailer(r#"multiline = { start = "^\\d{4}-\\d{2}-\\d{2} ", timeout = "300ms" }"#);
+    let log = setup.path("logs/app.log");
+    append(
+        &log,
+        "2026-11-29 ERROR boom\njava.lang.IllegalStateException: x\n\tat a.B.c(B.java:1)\n\tat a.B.d(B.java:2)\n2026-11-29 INFO fine\n",
+    );
+    let mut running = start(&setup);
+    let got = wait_bodies(&setup, 2);
+    running.stop_and_collect_logs();
+    assert_eq!(
+        got,
+        [
+            "2026-11-29 ERROR boom\njava.lang.IllegalStateException: x\n\tat a.B.c(B.java:1)\n\tat a.B.d(B.java:2)",
+            "2026-11-29 INFO fine"
+        ]
+    );
+    // The checkpoint covers only whole groups: the open one was emitted by its timeout.
+    append(&log, "2026-11-29 WARN next\n  detail\n");
+    let mut running = start(&setup);
+    let got = wait_bodies(&setup, 3);
+    running.stop_and_collect_logs();
+    assert_eq!(got[2], "2026-11-29 WARN next\n  detail");
+}

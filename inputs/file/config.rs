@@ -60,6 +60,10 @@ pub struct FileInputConfig {
     /// Most files open at once; beyond it, files wait their turn. Default 1024.
     #[serde(default = "default_max_open_files")]
     pub max_open_files: usize,
+    /// Group lines into one record (stack traces): `{ start = "REGEX" }` or
+    /// `{ continuation = "REGEX" }`, with `timeout` and `max_lines`.
+    #[serde(default)]
+    pub multiline: Option<super::multiline::MultilineConfig>,
     /// Add `log.record.uid` (file fingerprint + line offset) so duplicates after a crash can
     /// be recognized downstream. Default false.
     #[serde(default)]
@@ -114,6 +118,9 @@ impl FileInputConfig {
         }
         if self.max_line_bytes.0 == 0 {
             return Err("max_line_bytes: expected a positive size".into());
+        }
+        if let Some(m) = &self.multiline {
+            m.compile()?;
         }
         if self.max_open_files == 0 {
             return Err("max_open_files: expected at least 1".into());

@@ -14,15 +14,19 @@
 //! - **Records**: the line (without `\n` / `\r\n`, invalid UTF-8 replaced visibly) as body;
 //!   resource `log.file.path` and `log.file.name`; `log.truncated` on the pieces of a line
 //!   longer than `max_line_bytes`; optionally `log.record.uid`.
+//! - **Multiline**: `multiline = { start = "^\\d{4}-" }` (or `continuation = "^\\s"`) joins
+//!   the lines of a stack trace into one record; positions advance only past whole groups.
 //! - Reading blocks on a full pipeline (back-pressure), so a stalled output stops the tailer
 //!   and memory stays bounded.
 
 mod checkpoint;
 mod config;
 mod identity;
+mod multiline;
 mod tailer;
 
 pub use config::{FileInputConfig, ReadFrom};
+pub use multiline::MultilineConfig;
 
 use crate::ack::AckToken;
 use crate::batch::Batch;
@@ -99,6 +103,8 @@ impl Tail {
             fingerprint_bytes: c.fingerprint_bytes.0,
             unterminated_line_timeout: c.unterminated_line_timeout.0,
             record_uid: c.record_uid,
+            // Compiled (and checked) in `build` already.
+            multiline: c.multiline.as_ref().and_then(|m| m.compile().ok()),
         };
         let exclude = c
             .exclude

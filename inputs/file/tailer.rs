@@ -3,6 +3,7 @@
 
 use super::checkpoint::Checkpoint;
 use super::identity::{FileKey, Fingerprint};
+use super::multiline::{Grouper, Piece, Rule};
 use crate::ack::{AckReceiver, Delivery};
 use crate::record::{AnyValue, LogRecord, Resource, Str};
 use bytes::BytesMut;
@@ -14,12 +15,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// What a tailer needs from the input's config.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub(crate) struct Limits {
     pub max_line_bytes: usize,
     pub fingerprint_bytes: u64,
     pub unterminated_line_timeout: Duration,
     pub record_uid: bool,
+    pub multiline: Option<Rule>,
 }
 
 pub(crate) struct Tailer {
@@ -31,8 +33,12 @@ pub(crate) struct Tailer {
     resource: Arc<Resource>,
     /// Offset of the next byte to read from the file.
     read_offset: u64,
-    /// Bytes read but not yet emitted (an incomplete last line).
+    /// Bytes read but not yet cut into lines (an incomplete last line).
     pending: BytesMut,
+    /// Offset just past the last record emitted (lines held by an open multiline group
+    /// are not emitted yet).
+    emitted: u64,
+    grouper: Option<Grouper>,
     /// Everything before this offset was delivered (or refused for good).
     pub committed: u64,
     /// (end offset, acknowledgement, epoch) of sent batches, oldest first.
@@ -77,6 +83,11 @@ impl Tailer {
             resource,
             read_offset: offset,
             pending: BytesMut::new(),
+            emitted: offset,
+            grouper: limits
+                .multiline
+                .clone()
+                .map(|rule| Grouper::new(rule, limits.max_line_bytes)),
             committed: offset,
             in_flight: VecDeque::new(),
             epoch: 0,
@@ -85,9 +96,45 @@ impl Tailer {
         })
     }
 
-    /// Offset just past the last line emitted.
+    /// Offset just past the last record emitted.
     pub fn emitted_offset(&self) -> u64 {
+        self.emitted
+    }
+
+    /// Offset where `pending` begins.
+    fn pending_start(&self) -> u64 {
         self.read_offset - self.pending.len() as u64
+    }
+
+    /// A line (or piece of one) goes to the multiline grouper, or straight out.
+    fn emit(&mut self, piece: Piece, observed: u64, limits: &Limits, out: &mut Vec<LogRecord>) {
+        let done = match &mut self.grouper {
+            Some(g) => g.push(piece),
+            None => Some(piece),
+        };
+        if let Some(done) = done {
+            self.emitted = done.end;
+            out.push(self.record(done, observed, limits));
+        }
+    }
+
+    /// Emits the open multiline group, if any.
+    fn flush_group(
+        &mut self,
+        stale_only: bool,
+        observed: u64,
+        limits: &Limits,
+        out: &mut Vec<LogRecord>,
+    ) {
+        let done = match &mut self.grouper {
+            Some(g) if stale_only => g.flush_if_stale(),
+            Some(g) => g.flush(),
+            None => None,
+        };
+        if let Some(done) = done {
+            self.emitted = done.end;
+            out.push(self.record(done, observed, limits));
+        }
     }
 
     /// Reads what is new (at most `budget` bytes) and appends complete lines to `out`, at
@@ -120,14 +167,22 @@ impl Tailer {
             if self.fingerprint.len < limits.fingerprint_bytes {
                 self.fingerprint = Fingerprint::read(&mut self.file, limits.fingerprint_bytes)?;
             }
-        } else if out.is_empty()
-            && !self.pending.is_empty()
-            && self.last_growth.elapsed() >= limits.unterminated_line_timeout
-        {
-            // A last line without its newline, quiet long enough: emit it as it is.
-            let offset = self.emitted_offset();
-            let line = self.pending.split().freeze();
-            out.push(self.record(line, offset, false, observed, limits));
+        } else if out.is_empty() {
+            if !self.pending.is_empty()
+                && self.last_growth.elapsed() >= limits.unterminated_line_timeout
+            {
+                // A last line without its newline, quiet long enough: emit it as it is.
+                let start = self.pending_start();
+                let bytes = self.pending.split().freeze();
+                let piece = Piece {
+                    end: start + bytes.len() as u64,
+                    bytes,
+                    start,
+                    truncated: false,
+                };
+                self.emit(piece, observed, limits, out);
+            }
+            self.flush_group(true, observed, limits, out);
         }
         Ok(total)
     }
@@ -140,30 +195,41 @@ impl Tailer {
         out: &mut Vec<LogRecord>,
     ) {
         while out.len() < max {
-            let offset = self.emitted_offset();
-            match memchr::memchr(b'\n', &self.pending) {
+            let start = self.pending_start();
+            let piece = match memchr::memchr(b'\n', &self.pending) {
                 Some(i) if i <= limits.max_line_bytes => {
                     let mut line = self.pending.split_to(i + 1).freeze();
                     line.truncate(i - usize::from(i > 0 && line[i - 1] == b'\r'));
-                    out.push(self.record(line, offset, false, observed, limits));
+                    Piece {
+                        bytes: line,
+                        start,
+                        end: start + i as u64 + 1,
+                        truncated: false,
+                    }
                 }
                 _ if self.pending.len() > limits.max_line_bytes => {
-                    let piece = self.pending.split_to(limits.max_line_bytes).freeze();
-                    out.push(self.record(piece, offset, true, observed, limits));
+                    let n = limits.max_line_bytes;
+                    let bytes = self.pending.split_to(n).freeze();
+                    Piece {
+                        bytes,
+                        start,
+                        end: start + n as u64,
+                        truncated: true,
+                    }
                 }
                 _ => return,
-            }
+            };
+            self.emit(piece, observed, limits, out);
         }
     }
 
-    fn record(
-        &self,
-        line: bytes::Bytes,
-        offset: u64,
-        truncated: bool,
-        observed: u64,
-        limits: &Limits,
-    ) -> LogRecord {
+    fn record(&self, piece: Piece, observed: u64, limits: &Limits) -> LogRecord {
+        let Piece {
+            bytes: line,
+            start: offset,
+            truncated,
+            ..
+        } = piece;
         let mut record = LogRecord::new(AnyValue::String(Str::from_utf8_lossy(line)), observed);
         record.resource = Arc::clone(&self.resource);
         if truncated {
@@ -203,9 +269,13 @@ impl Tailer {
         moved
     }
 
-    /// Nothing read and not emitted (no partial last line waiting).
+    /// Nothing read and not emitted (no partial last line or open group waiting).
     pub fn at_rest(&self) -> bool {
         self.pending.is_empty()
+            && self
+                .grouper
+                .as_ref()
+                .is_none_or(|g| g.open_start().is_none())
     }
 
     pub fn idle(&self) -> bool {
@@ -290,15 +360,25 @@ impl Tailer {
                 rest = all;
             }
             self.pending.clear();
+            if let Some(g) = &mut self.grouper {
+                g.clear();
+            }
             self.pending.extend_from_slice(&rest);
             self.read_offset = from + rest.len() as u64;
             self.split_lines(limits, observed, usize::MAX, out);
             if !self.pending.is_empty() {
                 // The copy ends mid-line: that line was cut by the truncation.
-                let offset = self.emitted_offset();
-                let line = self.pending.split().freeze();
-                out.push(self.record(line, offset, false, observed, limits));
+                let start = self.pending_start();
+                let bytes = self.pending.split().freeze();
+                let piece = Piece {
+                    end: start + bytes.len() as u64,
+                    bytes,
+                    start,
+                    truncated: false,
+                };
+                self.emit(piece, observed, limits, out);
             }
+            self.flush_group(false, observed, limits, out);
             return Some(path);
         }
         None
@@ -310,7 +390,11 @@ impl Tailer {
         self.file.seek(SeekFrom::Start(0))?;
         self.read_offset = 0;
         self.committed = 0;
+        self.emitted = 0;
         self.pending.clear();
+        if let Some(g) = &mut self.grouper {
+            g.clear();
+        }
         self.fingerprint = Fingerprint::read(&mut self.file, limits.fingerprint_bytes)?;
         Ok(())
     }
