@@ -152,6 +152,18 @@ impl AckReceiver {
         })
     }
 
+    /// The verdict if it comes within `limit`; `None` otherwise (ask again later).
+    pub async fn wait_for(&mut self, limit: std::time::Duration) -> Option<Delivery> {
+        match tokio::time::timeout(limit, &mut self.0).await {
+            Ok(Ok(delivery)) => Some(delivery),
+            Ok(Err(_)) => Some(Delivery::Rejected {
+                records: 0,
+                reason: "acknowledgement lost".into(),
+            }),
+            Err(_) => None,
+        }
+    }
+
     /// The verdict if it is already known.
     pub fn try_get(&mut self) -> Option<Delivery> {
         self.0.try_recv().ok()

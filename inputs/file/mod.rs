@@ -43,6 +43,9 @@ use tailer::{Limits, Tailer};
 const READ_BUDGET: usize = 1 << 20;
 /// Most lines in one batch.
 const BATCH_LINES: usize = 2048;
+/// Most batches of one file sent and not yet acknowledged: keeps the lines in flight (and
+/// the memory they hold) bounded however fast the file can be read.
+const MAX_IN_FLIGHT: usize = 4;
 /// Longest a stopping input waits for its last batches to be acknowledged.
 const ACK_WAIT_AT_SHUTDOWN: Duration = Duration::from_secs(5);
 
@@ -333,6 +336,15 @@ impl Tail {
                     })
                     .count();
                 self.cx.metrics.truncated.add(cut as u64);
+                while t.in_flight() >= MAX_IN_FLIGHT {
+                    if self.cx.shutdown.is_cancelled() {
+                        // Stopping: these lines are read again after the restart.
+                        return Some(total + read);
+                    }
+                    if t.wait_oldest(&self.handle, Duration::from_millis(100)) {
+                        self.dirty = true;
+                    }
+                }
                 let (token, ack) = AckToken::new(records.len());
                 let batch = Batch::new(records).with_ack(token);
                 // Waiting here is the back-pressure: nothing more is read meanwhile.

@@ -252,6 +252,28 @@ impl Tailer {
         self.in_flight.push_back((end, ack, self.epoch));
     }
 
+    /// Batches sent and not yet acknowledged.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.len()
+    }
+
+    /// Waits up to `limit` for the oldest batch's acknowledgement (back-pressure on lines
+    /// in flight); true if it came.
+    pub fn wait_oldest(&mut self, handle: &tokio::runtime::Handle, limit: Duration) -> bool {
+        let Some((end, ack, epoch)) = self.in_flight.front_mut() else {
+            return true;
+        };
+        let (end, epoch) = (*end, *epoch);
+        if handle.block_on(ack.wait_for(limit)).is_none() {
+            return false;
+        }
+        self.in_flight.pop_front();
+        if epoch == self.epoch {
+            self.committed = end;
+        }
+        true
+    }
+
     /// Advances `committed` over acknowledged batches, in order; true if it moved.
     pub fn poll_acks(&mut self) -> bool {
         let mut moved = false;
