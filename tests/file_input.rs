@@ -526,3 +526,38 @@ fn multiline_groups_stack_traces() {
     running.stop_and_collect_logs();
     assert_eq!(got[2], "2026-11-29 WARN next\n  detail");
 }
+
+/// With polling every 30 s, inotify still brings new lines and new files in at once.
+#[test]
+fn inotify_wakes_the_tailer_long_before_the_next_poll() {
+    let setup = Setup::new(
+        r#"
+        data_dir = "@DIR@/state"
+        [admin]
+        listen = "127.0.0.1:0"
+        [inputs.app]
+        type = "file"
+        include = ["@DIR@/logs/*.log"]
+        poll_interval = "30s"
+        discovery_interval = "30s"
+        [outputs.out]
+        type = "file"
+        inputs = ["app"]
+        path = "@DIR@/out.ndjson"
+        "#,
+    );
+    std::fs::create_dir_all(setup.path("logs")).unwrap();
+    let log = setup.path("logs/app.log");
+    append(&log, "first\n");
+    let mut running = start(&setup);
+    wait_bodies(&setup, 1);
+    let started = std::time::Instant::now();
+    append(&log, "second\n");
+    append(&setup.path("logs/new.log"), "in a new file\n");
+    eventually(Duration::from_secs(10), "both lines", || {
+        let b = bodies(&setup);
+        (b.len() >= 3).then_some(())
+    });
+    assert!(started.elapsed() < Duration::from_secs(10));
+    running.stop_and_collect_logs();
+}

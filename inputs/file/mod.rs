@@ -16,6 +16,9 @@
 //!   longer than `max_line_bytes`; optionally `log.record.uid`.
 //! - **Multiline**: `multiline = { start = "^\\d{4}-" }` (or `continuation = "^\\s"`) joins
 //!   the lines of a stack trace into one record; positions advance only past whole groups.
+//! - **Wake-ups**: inotify events on the patterns' directories trigger a read (and, for
+//!   created, removed or renamed files, a discovery) at once; polling every
+//!   `poll_interval` remains the source of truth for filesystems that send no events.
 //! - Reading blocks on a full pipeline (back-pressure), so a stalled output stops the tailer
 //!   and memory stays bounded.
 
@@ -24,6 +27,7 @@ mod config;
 mod identity;
 mod multiline;
 mod tailer;
+mod watch;
 
 pub use config::{FileInputConfig, ReadFrom};
 pub use multiline::MultilineConfig;
@@ -36,6 +40,7 @@ use checkpoint::{Checkpoint, Store};
 use identity::FileKey;
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 use tailer::{Limits, Tailer};
 
@@ -91,6 +96,7 @@ struct Tail {
     exclude: Vec<glob::Pattern>,
     first_scan: bool,
     dirty: bool,
+    wake: Arc<watch::Wake>,
 }
 
 impl Tail {
@@ -126,15 +132,27 @@ impl Tail {
             tailers: Vec::new(),
             first_scan: true,
             dirty: false,
+            wake: Arc::default(),
         }
     }
 
     fn run(mut self) -> Result<(), InputError> {
         let mut scratch = vec![0u8; 64 << 10];
+        // Kept alive for the loop's lifetime; without it, polling alone finds changes.
+        let _watcher = watch::watch(&self.include, Arc::clone(&self.wake));
+        if _watcher.is_none() {
+            tracing::info!(input = %self.cx.name, "no inotify for these paths; polling only");
+        }
         let mut last_discovery: Option<Instant> = None;
         let mut last_checkpoint = Instant::now();
         while !self.cx.shutdown.is_cancelled() {
-            if last_discovery.is_none_or(|t| t.elapsed() >= self.config.discovery_interval.0) {
+            let rediscover = self
+                .wake
+                .rediscover
+                .swap(false, std::sync::atomic::Ordering::Relaxed);
+            if rediscover
+                || last_discovery.is_none_or(|t| t.elapsed() >= self.config.discovery_interval.0)
+            {
                 self.discover();
                 last_discovery = Some(Instant::now());
             }
@@ -149,9 +167,11 @@ impl Tail {
             if read == 0 {
                 let stop = self.cx.shutdown.clone();
                 let wait = self.config.poll_interval.0;
+                let wake = Arc::clone(&self.wake);
                 self.handle.block_on(async move {
                     tokio::select! {
                         _ = stop.cancelled() => {}
+                        _ = wake.notify.notified() => {}
                         _ = tokio::time::sleep(wait) => {}
                     }
                 });
