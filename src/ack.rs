@@ -17,6 +17,10 @@ pub enum Delivery {
     /// Some outputs rejected some records for good. `records` is at most the batch size; with
     /// fan-out it counts a record once per output that rejected it, capped at the batch size.
     Rejected { records: u64, reason: String },
+    /// Some records were given up undelivered because logferry is stopping (the shutdown
+    /// deadline passed, or the pipeline closed): not refused by anyone, so the source should
+    /// send them again — an OTLP client retries, a tailer keeps its position before them.
+    Abandoned { records: u64, reason: String },
 }
 
 impl Delivery {
@@ -29,6 +33,7 @@ impl Delivery {
 struct Shared {
     total: u64,
     rejected: AtomicU64,
+    abandoned: AtomicU64,
     first_reason: Mutex<Option<String>>,
     tx: Mutex<Option<oneshot::Sender<Delivery>>>,
 }
@@ -36,20 +41,28 @@ struct Shared {
 impl Drop for Shared {
     fn drop(&mut self) {
         let rejected = (*self.rejected.get_mut()).min(self.total);
-        let delivery = if rejected == 0 {
-            Delivery::Delivered
-        } else {
-            let reason = self
-                .first_reason
+        let abandoned = (*self.abandoned.get_mut()).min(self.total);
+        let mut reason = || {
+            self.first_reason
                 .get_mut()
                 .map(|r| r.take())
                 .ok()
                 .flatten()
-                .unwrap_or_default();
+                .unwrap_or_default()
+        };
+        // Abandoned wins: what was not delivered anywhere must be sent again.
+        let delivery = if abandoned > 0 {
+            Delivery::Abandoned {
+                records: abandoned,
+                reason: reason(),
+            }
+        } else if rejected > 0 {
             Delivery::Rejected {
                 records: rejected,
-                reason,
+                reason: reason(),
             }
+        } else {
+            Delivery::Delivered
         };
         if let Some(tx) = self.tx.get_mut().ok().and_then(Option::take) {
             let _ = tx.send(delivery);
@@ -70,6 +83,7 @@ impl AckToken {
         let shared = Arc::new(Shared {
             total: records as u64,
             rejected: AtomicU64::new(0),
+            abandoned: AtomicU64::new(0),
             first_reason: Mutex::new(None),
             tx: Mutex::new(Some(tx)),
         });
@@ -91,6 +105,25 @@ impl AckToken {
     pub fn rejected(mut self, records: u64, reason: &str) {
         self.settled = true;
         self.record_rejection(records, reason);
+    }
+
+    /// This holder gave up `records` of its records undelivered because logferry is stopping.
+    pub fn abandoned(mut self, records: u64, reason: &str) {
+        self.settled = true;
+        self.record_abandoned(records, reason);
+    }
+
+    fn record_abandoned(&self, records: u64, reason: &str) {
+        if records == 0 {
+            return;
+        }
+        self.shared.abandoned.fetch_add(records, Ordering::Relaxed);
+        if let Ok(mut first) = self.shared.first_reason.lock() {
+            // The abandonment's reason replaces a rejection's: it decides the verdict.
+            if first.is_none() || self.shared.rejected.load(Ordering::Relaxed) > 0 {
+                *first = Some(reason.to_owned());
+            }
+        }
     }
 
     /// Gives up this holder's share without a verdict; only for a holder that has handed
@@ -125,7 +158,8 @@ impl Clone for AckToken {
 impl Drop for AckToken {
     fn drop(&mut self) {
         if !self.settled {
-            self.record_rejection(self.shared.total, "dropped without a delivery verdict");
+            // Not acknowledged by accident, and not refused either: sent again by the source.
+            self.record_abandoned(self.shared.total, "dropped without a delivery verdict");
         }
     }
 }
@@ -146,7 +180,7 @@ pub struct AckReceiver(oneshot::Receiver<Delivery>);
 impl AckReceiver {
     /// Waits for the verdict.
     pub async fn wait(self) -> Delivery {
-        self.0.await.unwrap_or(Delivery::Rejected {
+        self.0.await.unwrap_or(Delivery::Abandoned {
             records: 0,
             reason: "acknowledgement lost".into(),
         })
@@ -156,7 +190,7 @@ impl AckReceiver {
     pub async fn wait_for(&mut self, limit: std::time::Duration) -> Option<Delivery> {
         match tokio::time::timeout(limit, &mut self.0).await {
             Ok(Ok(delivery)) => Some(delivery),
-            Ok(Err(_)) => Some(Delivery::Rejected {
+            Ok(Err(_)) => Some(Delivery::Abandoned {
                 records: 0,
                 reason: "acknowledgement lost".into(),
             }),
@@ -202,16 +236,17 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn dropping_without_a_verdict_rejects_and_counts_are_capped() {
+    async fn dropping_without_a_verdict_abandons_and_counts_are_capped() {
         let (token, rx) = AckToken::new(4);
         let a = token.clone();
         token.rejected(3, "first");
         drop(a);
+        // Not delivered, and not refused by anyone: the source must send it again.
         assert_eq!(
             rx.wait().await,
-            Delivery::Rejected {
+            Delivery::Abandoned {
                 records: 4,
-                reason: "first".into()
+                reason: "dropped without a delivery verdict".into()
             }
         );
     }

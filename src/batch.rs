@@ -193,7 +193,12 @@ impl BatchSender {
         self.ledger
             .dropped_at_input(self.input, batch.len() as u64, reason);
         if let Some(ack) = batch.ack {
-            ack.rejected(batch.records.len() as u64, reason);
+            let n = batch.records.len() as u64;
+            if reason == "shutdown" {
+                ack.abandoned(n, "the pipeline is shutting down");
+            } else {
+                ack.rejected(n, reason);
+            }
         }
     }
 }

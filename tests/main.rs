@@ -5,6 +5,7 @@ mod support;
 mod architecture;
 mod cli;
 mod config_errors;
+mod file_delivery;
 mod file_input;
 mod file_output;
 mod operating;

@@ -46,6 +46,9 @@ pub(crate) struct Tailer {
     /// Bumped when the file is truncated: older acknowledgements no longer move the position.
     epoch: u32,
     last_growth: Instant,
+    /// A batch was abandoned at the shutdown deadline (not refused by a destination): the
+    /// position must not move past it, so it stops moving for this run.
+    abandoned: bool,
     /// Since when the path no longer leads to this file (renamed or deleted).
     pub detached_since: Option<Instant>,
 }
@@ -92,6 +95,7 @@ impl Tailer {
             in_flight: VecDeque::new(),
             epoch: 0,
             last_growth: Instant::now(),
+            abandoned: false,
             detached_since: None,
         })
     }
@@ -264,13 +268,11 @@ impl Tailer {
             return true;
         };
         let (end, epoch) = (*end, *epoch);
-        if handle.block_on(ack.wait_for(limit)).is_none() {
+        let Some(verdict) = handle.block_on(ack.wait_for(limit)) else {
             return false;
-        }
+        };
         self.in_flight.pop_front();
-        if epoch == self.epoch {
-            self.committed = end;
-        }
+        self.settle(end, epoch, &verdict);
         true
     }
 
@@ -279,14 +281,9 @@ impl Tailer {
         let mut moved = false;
         while let Some((end, ack, epoch)) = self.in_flight.front_mut() {
             let Some(verdict) = ack.try_get() else { break };
-            // Refused for good counts as done too: the engine counted and logged those
-            // records, and reading them again would not change the answer.
-            let _: Delivery = verdict;
-            if *epoch == self.epoch {
-                self.committed = *end;
-                moved = true;
-            }
+            let (end, epoch) = (*end, *epoch);
             self.in_flight.pop_front();
+            moved |= self.settle(end, epoch, &verdict);
         }
         moved
     }
@@ -298,6 +295,20 @@ impl Tailer {
                 .grouper
                 .as_ref()
                 .is_none_or(|g| g.open_start().is_none())
+    }
+
+    /// Applies one batch's verdict; true if the position moved. Refused for good counts as
+    /// done (the engine counted and logged those records; reading them again would not
+    /// change the answer); abandoned at shutdown does not, nor does anything after it.
+    fn settle(&mut self, end: u64, epoch: u32, verdict: &Delivery) -> bool {
+        if matches!(verdict, Delivery::Abandoned { .. }) {
+            self.abandoned = true;
+        }
+        if epoch != self.epoch || self.abandoned {
+            return false;
+        }
+        self.committed = end;
+        true
     }
 
     pub fn idle(&self) -> bool {

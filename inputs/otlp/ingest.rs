@@ -185,11 +185,9 @@ impl Ingest {
         }
         match verdict.wait().await {
             Delivery::Delivered => Ok(Accepted::default()),
-            // Abandoned at the shutdown deadline, not refused by a destination: the sender
-            // should try again (here after a restart, or elsewhere).
-            Delivery::Rejected { reason, .. } if reason == "shutdown" => {
-                Err(self.refuse(Failure::ShuttingDown))
-            }
+            // Given up at shutdown, not refused by a destination: the sender should try
+            // again (here after a restart, or elsewhere).
+            Delivery::Abandoned { .. } => Err(self.refuse(Failure::ShuttingDown)),
             Delivery::Rejected { records, reason } => Ok(Accepted {
                 rejected: records,
                 message: format!("{records} log records rejected: {reason}"),

@@ -198,7 +198,7 @@ fn settle(slices: Vec<Slice>, verdict: Verdict, cx: &DriverContext) {
             match (&verdict, how) {
                 (_, Settled::Delivered) => ack.delivered(),
                 (Verdict::Rejected(r), _) => ack.rejected(rejected as u64, &r.message),
-                _ => ack.rejected(rejected as u64, "shutdown deadline passed before delivery"),
+                _ => ack.abandoned(rejected as u64, "shutdown deadline passed before delivery"),
             }
         }
     }

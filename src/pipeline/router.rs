@@ -36,7 +36,11 @@ pub(crate) async fn run(mut rx: mpsc::Receiver<Batch>, targets: Vec<Target>, led
             let n = slice.len() as u64;
             ledger.settle([(target.route, n, Settled::Dropped(code))]);
             if let Some(ack) = slice.ack {
-                ack.rejected(n, why);
+                if code == "shutdown" {
+                    ack.abandoned(n, why);
+                } else {
+                    ack.rejected(n, why);
+                }
             }
         }
         if let Some(ack) = ack {

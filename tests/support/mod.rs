@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod file;
 pub mod otlp;
 pub mod syslog;
 
