@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of logferry on a fresh machine: installs what the tests need when it is
 # missing (Rust components, real peers from Debian/PyPI/npm/Go), then format, lints, unit,
-# end-to-end and benchmark-smoke tests. This is the command README.md gives and .ci/run calls.
+# end-to-end and benchmark-smoke tests, then every install path (packaging/test.sh). This is the command README.md gives and .ci/run calls.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,5 +27,8 @@ cargo clippy --all-targets --locked -- -D warnings
 step "cargo test (unit, end to end, doc)"
 cargo test --all-targets --locked
 cargo test --doc --locked
+
+step "packaging: static binary, container image, .deb + systemd, Kubernetes manifests"
+bash packaging/test.sh
 
 step "all tests passed"
