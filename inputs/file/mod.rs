@@ -47,7 +47,7 @@ use tailer::{Limits, Tailer};
 /// Most bytes read from one file before the others get a turn.
 const READ_BUDGET: usize = 1 << 20;
 /// Most lines in one batch.
-const BATCH_LINES: usize = 2048;
+const BATCH_LINES: usize = 256;
 /// Most batches of one file sent and not yet acknowledged: keeps the lines in flight (and
 /// the memory they hold) bounded however fast the file can be read.
 const MAX_IN_FLIGHT: usize = 4;
