@@ -248,3 +248,84 @@ fn inotify_wakes_the_tailer_long_before_the_next_poll() {
     assert!(started.elapsed() < Duration::from_secs(10));
     running.stop_and_collect_logs();
 }
+
+/// `read_gzip`: compressed files are read once; a rotation compressed after its lines were
+/// read is recognized by its content and not read again.
+#[test]
+fn compressed_files_are_read_once() {
+    use flate2::{Compression, write::GzEncoder};
+    let setup = Setup::new(
+        r#"
+        data_dir = "@DIR@/state"
+        [admin]
+        listen = "127.0.0.1:0"
+        [inputs.app]
+        type = "file"
+        include = ["@DIR@/logs/*.log", "@DIR@/logs/*.gz"]
+        read_gzip = true
+        poll_interval = "20ms"
+        discovery_interval = "100ms"
+        rotate_wait = "200ms"
+        checkpoint_interval = "100ms"
+        [outputs.out]
+        type = "file"
+        inputs = ["app"]
+        path = "@DIR@/out.ndjson"
+        "#,
+    );
+    std::fs::create_dir_all(setup.path("logs")).unwrap();
+    let gz = |path: &std::path::Path, text: &str| {
+        let mut e = GzEncoder::new(std::fs::File::create(path).unwrap(), Compression::fast());
+        e.write_all(text.as_bytes()).unwrap();
+        e.finish().unwrap();
+    };
+    gz(&setup.path("logs/old.log.gz"), &lines("old", 0..300));
+    let log = setup.path("logs/app.log");
+    append(&log, &lines("app", 0..50));
+    let mut running = start(&setup);
+    wait_bodies(&setup, 350);
+    // app.log is rotated and compressed: the same lines, now in app.log.1.gz.
+    let text = std::fs::read_to_string(&log).unwrap();
+    std::fs::remove_file(&log).unwrap();
+    gz(&setup.path("logs/app.log.1.gz"), &text);
+    append(&log, &lines("new", 0..5));
+    let got = wait_bodies(&setup, 355);
+    std::thread::sleep(Duration::from_millis(500));
+    running.stop_and_collect_logs();
+    let got_after = bodies(&setup);
+    assert_eq!(
+        got_after.len(),
+        355,
+        "nothing read twice: {:?}",
+        &got_after[got.len().min(got_after.len())..]
+    );
+    // And after a restart, nothing again.
+    let mut running = start(&setup);
+    std::thread::sleep(Duration::from_millis(500));
+    running.stop_and_collect_logs();
+    assert_eq!(bodies(&setup).len(), 355);
+}
+
+/// A symlinked path is followed to its file; replacing the link's target is a rotation.
+#[test]
+fn symlinked_paths_follow_their_target() {
+    let setup = tailer("");
+    let real = setup.path("real-1.txt");
+    append(&real, &lines("one", 0..3));
+    std::os::unix::fs::symlink(&real, setup.path("logs/app.log")).unwrap();
+    let mut running = start(&setup);
+    wait_bodies(&setup, 3);
+    append(&real, &lines("one", 3..5));
+    wait_bodies(&setup, 5);
+    // Point the link at a new file, as some deployment tools do on rotation.
+    let next = setup.path("real-2.txt");
+    append(&next, &lines("two", 0..4));
+    let tmp = setup.path("logs/app.log.tmp");
+    std::os::unix::fs::symlink(&next, &tmp).unwrap();
+    std::fs::rename(&tmp, setup.path("logs/app.log")).unwrap();
+    let got = wait_bodies(&setup, 9);
+    running.stop_and_collect_logs();
+    let mut want: Vec<String> = lines("one", 0..5).lines().map(String::from).collect();
+    want.extend(lines("two", 0..4).lines().map(String::from));
+    assert_eq!(got, want);
+}

@@ -64,6 +64,11 @@ pub struct FileInputConfig {
     /// `{ continuation = "REGEX" }`, with `timeout` and `max_lines`.
     #[serde(default)]
     pub multiline: Option<super::multiline::MultilineConfig>,
+    /// Read files ending in `.gz` that the patterns match, decompressed, once (a rotated
+    /// file already read before it was compressed is recognized by its content and not read
+    /// again). Default false: `.gz` files are skipped.
+    #[serde(default)]
+    pub read_gzip: bool,
     /// Add `log.record.uid` (file fingerprint + line offset) so duplicates after a crash can
     /// be recognized downstream. Default false.
     #[serde(default)]

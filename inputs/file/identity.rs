@@ -41,6 +41,15 @@ impl Fingerprint {
         Ok(Fingerprint::of(&buf))
     }
 
+    /// The fingerprint of a gzip file's decompressed start (its content, whatever its inode).
+    pub fn of_gzip(file: &File, max: u64) -> std::io::Result<Fingerprint> {
+        let mut head = Vec::with_capacity(max as usize);
+        flate2::read::MultiGzDecoder::new(file.try_clone()?)
+            .take(max)
+            .read_to_end(&mut head)?;
+        Ok(Fingerprint::of(&head))
+    }
+
     /// The fingerprint of `bytes`.
     pub fn of(bytes: &[u8]) -> Fingerprint {
         Fingerprint {

@@ -47,10 +47,13 @@ use tailer::{Limits, Tailer};
 /// Most bytes read from one file before the others get a turn.
 const READ_BUDGET: usize = 1 << 20;
 /// Most lines in one batch.
-const BATCH_LINES: usize = 256;
-/// Most batches of one file sent and not yet acknowledged: keeps the lines in flight (and
-/// the memory they hold) bounded however fast the file can be read.
-const MAX_IN_FLIGHT: usize = 4;
+const BATCH_LINES: usize = 512;
+/// Most lines of one file sent and not yet acknowledged: keeps the memory they hold bounded
+/// however fast the file can be read, while leaving room for a full output request (2000
+/// records by default) so no output waits out its `max_age` for lines that cannot come.
+const MAX_IN_FLIGHT: usize = 4096;
+/// How long the position of a file that disappeared is remembered.
+const FORGET_AFTER: Duration = Duration::from_secs(60);
 /// Longest a stopping input waits for its last batches to be acknowledged.
 const ACK_WAIT_AT_SHUTDOWN: Duration = Duration::from_secs(5);
 
@@ -96,6 +99,8 @@ struct Tail {
     exclude: Vec<glob::Pattern>,
     first_scan: bool,
     dirty: bool,
+    /// Since when each remembered file has been missing from discovery.
+    unseen_since: HashMap<FileKey, Instant>,
     wake: Arc<watch::Wake>,
 }
 
@@ -132,6 +137,7 @@ impl Tail {
             tailers: Vec::new(),
             first_scan: true,
             dirty: false,
+            unseen_since: HashMap::new(),
             wake: Arc::default(),
         }
     }
@@ -215,6 +221,18 @@ impl Tail {
                     continue;
                 }
                 let key = FileKey::of(&meta);
+                let gzip = path.extension().is_some_and(|e| e == "gz");
+                if gzip
+                    && (!self.config.read_gzip
+                        || meta
+                            .modified()
+                            .ok()
+                            .and_then(|m| SystemTime::now().duration_since(m).ok())
+                            .is_none_or(|age| age < self.config.rotate_wait.0))
+                {
+                    // Not wanted, or possibly still being written by the compressor.
+                    continue;
+                }
                 seen.insert(key);
                 if self.tailers.iter().any(|t| t.key == key) {
                     continue;
@@ -243,11 +261,22 @@ impl Tail {
                 self.open(path, key, meta.len());
             }
         }
-        // Forget positions of files that are gone (or no longer matched) and not open.
+        // Forget positions of files gone (or no longer matched) for a while — not at once:
+        // a rotation compressed after the fact must still find the position of the file
+        // it was, and a file briefly unreadable must not be read again from 0.
         let open: HashSet<FileKey> = self.tailers.iter().map(|t| t.key).collect();
+        let now = Instant::now();
+        let unseen = &mut self.unseen_since;
+        unseen.retain(|k, _| !(seen.contains(k) || open.contains(k)));
         let before = self.known.len();
-        self.known
-            .retain(|k, _| seen.contains(k) || open.contains(k));
+        self.known.retain(|k, _| {
+            if seen.contains(k) || open.contains(k) {
+                return true;
+            }
+            now.duration_since(*unseen.entry(*k).or_insert(now)) < FORGET_AFTER
+        });
+        let known = &self.known;
+        self.unseen_since.retain(|k, _| known.contains_key(k));
         self.dirty |= self.known.len() != before;
         self.first_scan = false;
     }
@@ -267,11 +296,17 @@ impl Tail {
             return;
         }
         let known = self.known.contains_key(&key);
+        if path.extension().is_some_and(|e| e == "gz") {
+            return self.open_gzip(path, file, key);
+        }
         let offset = match self.known.remove(&key) {
             Some(cp) if cp.fingerprint().matches(&mut file).unwrap_or(false) => {
                 if cp.offset > meta.len() { 0 } else { cp.offset }
             }
-            // A new file, or a reused inode: start where a new file starts.
+            // The inode we knew now holds other bytes (truncated or replaced while we were
+            // away): all of it is new.
+            _ if known => 0,
+            // A file never seen: where read_from says, at start.
             _ if self.first_scan && self.config.read_from == ReadFrom::End => size,
             _ => 0,
         };
@@ -293,10 +328,62 @@ impl Tail {
         }
     }
 
+    /// A compressed file: read once. If its content is a file already read (a rotation
+    /// compressed after the fact), it continues from that file's position.
+    fn open_gzip(&mut self, path: PathBuf, file: std::fs::File, key: FileKey) {
+        let fingerprint = match identity::Fingerprint::of_gzip(&file, self.limits.fingerprint_bytes)
+        {
+            Ok(f) => f,
+            Err(e) => {
+                self.cx.metrics.errors.add(1);
+                tracing::warn!(input = %self.cx.name, path = %path.display(), error = %e, "not a readable gzip file");
+                return;
+            }
+        };
+        let same_content = self
+            .known
+            .values()
+            .cloned()
+            .chain(self.tailers.iter().map(Tailer::checkpoint))
+            .filter(|cp| cp.fingerprint() == fingerprint)
+            .map(|cp| cp.offset)
+            .max();
+        let offset = match same_content {
+            Some(offset) => offset,
+            None if self.first_scan && self.config.read_from == ReadFrom::End => u64::MAX,
+            None => 0,
+        };
+        let opened = if offset == u64::MAX {
+            // read_from = end: a compressed file present at start counts as read.
+            Tailer::gzip(path.clone(), file, key, fingerprint, 0, &self.limits).map(|t| {
+                let mut cp = t.checkpoint();
+                cp.offset = u64::MAX;
+                self.known.insert(key, cp);
+                None
+            })
+        } else {
+            Tailer::gzip(path.clone(), file, key, fingerprint, offset, &self.limits).map(Some)
+        };
+        match opened {
+            Ok(Some(t)) => {
+                tracing::info!(input = %self.cx.name, path = %path.display(), offset, "reading a compressed file once");
+                self.cx.metrics.connections.add(1);
+                self.tailers.push(t);
+                self.dirty = true;
+            }
+            Ok(None) => self.dirty = true,
+            Err(e) => {
+                self.cx.metrics.errors.add(1);
+                tracing::warn!(input = %self.cx.name, path = %path.display(), error = %e, "cannot read");
+            }
+        }
+    }
+
     /// One pass over the open files; `None` when the pipeline is closed.
     fn read_all(&mut self, scratch: &mut [u8]) -> Option<usize> {
         let mut total = 0;
         let mut closed = Vec::new();
+        let mut failed_gzip = Vec::new();
         for i in 0..self.tailers.len() {
             let t = &mut self.tailers[i];
             self.dirty |= t.poll_acks();
@@ -365,23 +452,36 @@ impl Tail {
                         self.dirty = true;
                     }
                 }
-                let (token, ack) = AckToken::new(records.len());
+                let lines_sent = records.len();
+                let (token, ack) = AckToken::new(lines_sent);
                 let batch = Batch::new(records).with_ack(token);
                 // Waiting here is the back-pressure: nothing more is read meanwhile.
                 if self.handle.block_on(self.cx.sender.send(batch)).is_err() {
                     return None;
                 }
-                t.sent(ack);
+                t.sent(ack, lines_sent);
                 if read >= READ_BUDGET {
                     break;
                 }
             }
             total += read;
             if failed {
-                closed.push(i);
+                if t.is_gzip() {
+                    // A compressed file that could not be read through: forget it, so a
+                    // later discovery tries again from its checkpoint (or the start).
+                    failed_gzip.push(i);
+                } else {
+                    closed.push(i);
+                }
                 continue;
             }
-            if read == 0 {
+            if read == 0 && t.is_gzip() {
+                // Read once: closed when everything is emitted (a last line without newline
+                // after `unterminated_line_timeout`) and acknowledged.
+                if t.idle() && t.at_rest() {
+                    closed.push(i);
+                }
+            } else if read == 0 {
                 if t.attached(&t.path.clone()) {
                     t.detached_since = None;
                     if t.idle() && t.at_rest() && t.quiet_for(self.config.close_idle.0) {
@@ -389,13 +489,22 @@ impl Tail {
                     }
                 } else if t.detached_since.is_none() {
                     t.detached_since = Some(Instant::now());
-                } else if t.quiet_for(self.config.rotate_wait.0) && t.idle() {
+                } else if t.quiet_for(self.config.rotate_wait.0) && t.idle() && t.at_rest() {
+                    // Renamed or deleted, read to its end, its last line and group emitted
+                    // (after their timeouts) and acknowledged.
                     closed.push(i);
                 }
             }
         }
-        for i in closed.into_iter().rev() {
+        let mut remove: Vec<(usize, bool)> = closed.into_iter().map(|i| (i, true)).collect();
+        remove.extend(failed_gzip.into_iter().map(|i| (i, false)));
+        remove.sort_unstable();
+        for (i, keep) in remove.into_iter().rev() {
             let t = self.tailers.swap_remove(i);
+            if !keep {
+                self.cx.metrics.connections.add(-1);
+                continue;
+            }
             tracing::debug!(input = %self.cx.name, path = %t.path.display(), "closing the file (rotated, deleted or idle)");
             self.cx.metrics.connections.add(-1);
             self.known.insert(t.key, t.checkpoint());

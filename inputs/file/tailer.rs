@@ -29,6 +29,9 @@ pub(crate) struct Tailer {
     pub path: PathBuf,
     pub key: FileKey,
     file: File,
+    /// For a gzip-compressed file (read once): its decompressed stream. Offsets and the
+    /// fingerprint are then in decompressed bytes.
+    gzip: Option<Box<flate2::read::MultiGzDecoder<File>>>,
     fingerprint: Fingerprint,
     resource: Arc<Resource>,
     /// Offset of the next byte to read from the file.
@@ -43,6 +46,8 @@ pub(crate) struct Tailer {
     pub committed: u64,
     /// (end offset, acknowledgement, epoch) of sent batches, oldest first.
     in_flight: VecDeque<(u64, AckReceiver, u32)>,
+    /// Lines in those batches.
+    in_flight_lines: VecDeque<usize>,
     /// Bumped when the file is truncated: older acknowledgements no longer move the position.
     epoch: u32,
     last_growth: Instant,
@@ -82,6 +87,7 @@ impl Tailer {
             path,
             key,
             file,
+            gzip: None,
             fingerprint,
             resource,
             read_offset: offset,
@@ -93,11 +99,37 @@ impl Tailer {
                 .map(|rule| Grouper::new(rule, limits.max_line_bytes)),
             committed: offset,
             in_flight: VecDeque::new(),
+            in_flight_lines: VecDeque::new(),
             epoch: 0,
             last_growth: Instant::now(),
             abandoned: false,
             detached_since: None,
         })
+    }
+
+    /// A tailer for a gzip-compressed file, read once from decompressed offset `offset`;
+    /// `fingerprint` is that of its decompressed start.
+    pub fn gzip(
+        path: PathBuf,
+        file: File,
+        key: FileKey,
+        fingerprint: Fingerprint,
+        offset: u64,
+        limits: &Limits,
+    ) -> std::io::Result<Tailer> {
+        let reader = file.try_clone()?;
+        let mut t = Tailer::new(path, file, key, 0, limits)?;
+        let mut gz = Box::new(flate2::read::MultiGzDecoder::new(reader));
+        std::io::copy(&mut gz.by_ref().take(offset), &mut std::io::sink())?;
+        t.gzip = Some(gz);
+        t.fingerprint = fingerprint;
+        (t.read_offset, t.emitted, t.committed) = (offset, offset, offset);
+        Ok(t)
+    }
+
+    /// True for a gzip-compressed file.
+    pub fn is_gzip(&self) -> bool {
+        self.gzip.is_some()
     }
 
     /// Offset just past the last record emitted.
@@ -157,7 +189,10 @@ impl Tailer {
         let mut total = 0;
         self.split_lines(limits, observed, max_records, out);
         while total < budget && out.len() < max_records {
-            let n = self.file.read(scratch)?;
+            let n = match &mut self.gzip {
+                Some(gz) => gz.read(scratch)?,
+                None => self.file.read(scratch)?,
+            };
             if n == 0 {
                 break;
             }
@@ -168,7 +203,7 @@ impl Tailer {
         }
         if total > 0 {
             self.last_growth = Instant::now();
-            if self.fingerprint.len < limits.fingerprint_bytes {
+            if self.fingerprint.len < limits.fingerprint_bytes && self.gzip.is_none() {
                 self.fingerprint = Fingerprint::read(&mut self.file, limits.fingerprint_bytes)?;
             }
         } else if out.is_empty() {
@@ -250,15 +285,16 @@ impl Tailer {
         record
     }
 
-    /// Remembers a sent batch that ends at the current emitted offset.
-    pub fn sent(&mut self, ack: AckReceiver) {
+    /// Remembers a sent batch of `lines` that ends at the current emitted offset.
+    pub fn sent(&mut self, ack: AckReceiver, lines: usize) {
         let end = self.emitted_offset();
         self.in_flight.push_back((end, ack, self.epoch));
+        self.in_flight_lines.push_back(lines);
     }
 
-    /// Batches sent and not yet acknowledged.
+    /// Lines sent and not yet acknowledged.
     pub fn in_flight(&self) -> usize {
-        self.in_flight.len()
+        self.in_flight_lines.iter().sum()
     }
 
     /// Waits up to `limit` for the oldest batch's acknowledgement (back-pressure on lines
@@ -272,6 +308,7 @@ impl Tailer {
             return false;
         };
         self.in_flight.pop_front();
+        self.in_flight_lines.pop_front();
         self.settle(end, epoch, &verdict);
         true
     }
@@ -283,6 +320,7 @@ impl Tailer {
             let Some(verdict) = ack.try_get() else { break };
             let (end, epoch) = (*end, *epoch);
             self.in_flight.pop_front();
+            self.in_flight_lines.pop_front();
             moved |= self.settle(end, epoch, &verdict);
         }
         moved
@@ -321,6 +359,9 @@ impl Tailer {
     /// positioned read.)
     pub fn truncated(&self) -> std::io::Result<bool> {
         use std::os::unix::fs::FileExt;
+        if self.gzip.is_some() {
+            return Ok(false); // compressed files are read once, never appended to
+        }
         let len = self.file.metadata()?.len();
         // Files only grow: shorter than what was read, or than the bytes fingerprinted.
         if len < self.read_offset || len < self.fingerprint.len {

@@ -17,6 +17,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+/// Longest a request body may take to arrive.
+const BODY_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// How long a refused sender is asked to wait before retrying.
 pub(crate) const RETRY_AFTER: Duration = Duration::from_secs(1);
 
@@ -107,7 +110,15 @@ impl Ingest {
 
     /// Reads a whole body, refusing it past `limit` bytes without reading further.
     pub async fn read_body(&self, body: axum::body::Body, limit: usize) -> Result<Bytes, Failure> {
-        match Limited::new(body, limit).collect().await {
+        // A client that sends headers and then nothing must not hold its slot forever.
+        let read = tokio::time::timeout(BODY_TIMEOUT, Limited::new(body, limit).collect()).await;
+        let Ok(read) = read else {
+            return Err(self.refuse(Failure::Invalid(format!(
+                "the request body did not arrive within {}s",
+                BODY_TIMEOUT.as_secs()
+            ))));
+        };
+        match read {
             Ok(collected) => {
                 let bytes = collected.to_bytes();
                 self.cx.metrics.bytes_received.add(bytes.len() as u64);

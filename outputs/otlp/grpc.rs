@@ -85,12 +85,15 @@ fn read(path: &std::path::Path) -> Result<Vec<u8>, String> {
     std::fs::read(path).map_err(|e| format!("tls: cannot read {}: {e}", path.display()))
 }
 
-/// A gRPC status → retry (the OTLP retryable codes) or a final rejection.
+/// A gRPC status → retry (the OTLP retryable codes) or a final rejection. A status tonic
+/// made up for a broken connection (reset, GOAWAY, closed mid-response: UNKNOWN or
+/// INTERNAL with an error source) is not the server's verdict, and is retried.
 fn from_status(status: &tonic::Status) -> Outcome {
     let code = Code::from_i32(status.code() as i32);
     let after = wire::retry_delay(status.details());
     let reason = format!("{:?}: {}", status.code(), status.message());
-    if wire::is_retryable(code, after.is_some()) {
+    let transport = std::error::Error::source(status).is_some();
+    if transport || wire::is_retryable(code, after.is_some()) {
         return Outcome::Retry { after, reason };
     }
     Outcome::Rejected(Rejection::new(code_label(code), reason))
@@ -227,6 +230,14 @@ mod tests {
         let too_big = tonic::Status::resource_exhausted("too big");
         assert!(
             matches!(from_status(&too_big), Outcome::Rejected(r) if r.code == "grpc_resource_exhausted")
+        );
+        let reset = tonic::Status::from_error(Box::new(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "connection reset",
+        )));
+        assert!(
+            matches!(from_status(&reset), Outcome::Retry { .. }),
+            "{reset:?}"
         );
         let bad = tonic::Status::invalid_argument("bad");
         assert!(
