@@ -329,3 +329,62 @@ fn symlinked_paths_follow_their_target() {
     want.extend(lines("two", 0..4).lines().map(String::from));
     assert_eq!(got, want);
 }
+
+/// `log.record.uid` is the same for a line read again after a lost checkpoint, even when the
+/// file was still shorter than the fingerprint when it was first read.
+#[test]
+fn record_uids_are_stable_across_a_re_read() {
+    let setup = tailer("record_uid = true");
+    let log = setup.path("logs/app.log");
+    append(&log, "a\nb\n");
+    let uids = |setup: &crate::support::Setup| -> Vec<(String, String)> {
+        let text = std::fs::read_to_string(setup.path("out.ndjson")).unwrap();
+        ndjson(&text)
+            .iter()
+            .map(|r| {
+                let uid = r["attributes"]
+                    .as_array()
+                    .and_then(|a| a.iter().find(|kv| kv["key"] == "log.record.uid"))
+                    .map(|kv| kv["value"]["stringValue"].as_str().unwrap().to_string())
+                    .unwrap();
+                (r["body"]["stringValue"].as_str().unwrap().to_string(), uid)
+            })
+            .collect()
+    };
+    let mut running = start(&setup);
+    wait_bodies(&setup, 2);
+    running.stop_and_collect_logs();
+    let first = uids(&setup);
+    // The checkpoint is lost (as in a crash before it was written); the file has grown.
+    std::fs::remove_dir_all(setup.path("state")).unwrap();
+    append(&log, "c\n");
+    let mut running = start(&setup);
+    wait_bodies(&setup, 5);
+    running.stop_and_collect_logs();
+    let second = uids(&setup);
+    assert_eq!(
+        &second[2..4],
+        &first[..],
+        "a and b read again keep their uids"
+    );
+    assert_ne!(second[4].1, second[3].1);
+}
+
+/// `ignore_older`: files not modified for longer are left alone; fresh ones are read.
+#[test]
+fn ignore_older_leaves_old_files_alone() {
+    let setup = tailer(r#"ignore_older = "1h""#);
+    append(&setup.path("logs/old.log"), "stale\n");
+    let status = std::process::Command::new("touch")
+        .args(["-d", "2 days ago"])
+        .arg(setup.path("logs/old.log"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    append(&setup.path("logs/fresh.log"), "fresh\n");
+    let mut running = start(&setup);
+    wait_bodies(&setup, 1);
+    std::thread::sleep(Duration::from_millis(300));
+    running.stop_and_collect_logs();
+    assert_eq!(bodies(&setup), ["fresh"]);
+}

@@ -33,6 +33,7 @@ pub(crate) struct Tailer {
     /// fingerprint are then in decompressed bytes.
     gzip: Option<Box<flate2::read::MultiGzDecoder<File>>>,
     fingerprint: Fingerprint,
+    uid_seed: Option<u64>,
     resource: Arc<Resource>,
     /// Offset of the next byte to read from the file.
     read_offset: u64,
@@ -89,6 +90,7 @@ impl Tailer {
             file,
             gzip: None,
             fingerprint,
+            uid_seed: None,
             resource,
             read_offset: offset,
             pending: BytesMut::new(),
@@ -262,7 +264,28 @@ impl Tailer {
         }
     }
 
-    fn record(&self, piece: Piece, observed: u64, limits: &Limits) -> LogRecord {
+    /// What `log.record.uid` is derived from: the hash of the file's first line (at most
+    /// `fingerprint_bytes`), which never changes once written — unlike the fingerprint of a
+    /// file still shorter than `fingerprint_bytes` — so a line read again after a crash gets
+    /// the same uid. Read once, when the first record needs it.
+    fn uid_seed(&mut self, limits: &Limits) -> u64 {
+        use std::os::unix::fs::FileExt;
+        if let Some(seed) = self.uid_seed {
+            return seed;
+        }
+        let seed = if self.gzip.is_some() {
+            self.fingerprint.hash
+        } else {
+            let mut head = vec![0u8; limits.fingerprint_bytes as usize];
+            let n = self.file.read_at(&mut head, 0).unwrap_or(0);
+            let first = memchr::memchr(b'\n', &head[..n]).map_or(n, |i| i + 1);
+            Fingerprint::of(&head[..first]).hash
+        };
+        self.uid_seed = Some(seed);
+        seed
+    }
+
+    fn record(&mut self, piece: Piece, observed: u64, limits: &Limits) -> LogRecord {
         let Piece {
             bytes: line,
             start: offset,
@@ -277,7 +300,7 @@ impl Tailer {
                 .push((Str::from_static("log.truncated"), AnyValue::Bool(true)));
         }
         if limits.record_uid {
-            let uid = format!("{:016x}-{:x}-{offset}", self.fingerprint.hash, self.key.ino);
+            let uid = format!("{:016x}-{:x}-{offset}", self.uid_seed(limits), self.key.ino);
             record
                 .attributes
                 .push((Str::from_static("log.record.uid"), AnyValue::from(uid)));
@@ -465,6 +488,7 @@ impl Tailer {
         self.read_offset = 0;
         self.committed = 0;
         self.emitted = 0;
+        self.uid_seed = None;
         self.pending.clear();
         if let Some(g) = &mut self.grouper {
             g.clear();
