@@ -313,3 +313,78 @@ fn lines_abandoned_at_the_shutdown_deadline_are_read_again() {
     running.stop_and_collect_logs();
     assert_eq!(got.len(), 100);
 }
+
+/// `kill -9` while the tail of a copytruncated file is still being delivered from the copy:
+/// after the restart the copy (which no pattern matches) is finished from its checkpoint.
+#[test]
+fn a_crash_during_copytruncate_recovery_loses_nothing() {
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = |output: &str| {
+        format!(
+            r#"
+            data_dir = "@DIR@/state"
+            [admin]
+            listen = "127.0.0.1:0"
+            [inputs.app]
+            type = "file"
+            include = ["@DIR@/logs/app.log"]
+            poll_interval = "20ms"
+            checkpoint_interval = "50ms"
+            {output}
+            "#
+        )
+    };
+    let setup = Setup::new(&config(&format!(
+        r#"[outputs.next]
+        type = "otlp"
+        inputs = ["app"]
+        endpoint = "http://127.0.0.1:{dead}""#
+    )));
+    std::fs::create_dir_all(setup.path("logs")).unwrap();
+    let log = setup.path("logs/app.log");
+    append(&log, &lines("before", 0..200));
+    let conf = setup.path("logrotate.conf");
+    std::fs::write(
+        &conf,
+        format!("{} {{\n  rotate 5\n  copytruncate\n}}\n", log.display()),
+    )
+    .unwrap();
+    let mut running = start(&setup);
+    running.wait_log("tailing");
+    std::thread::sleep(Duration::from_millis(200));
+    let out = std::process::Command::new(logrotate_bin())
+        .args(["-f", "-s"])
+        .arg(setup.path("logrotate.state"))
+        .arg(&conf)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    append(&log, &lines("after", 0..10));
+    running.wait_log("reading the rest of a file once");
+    std::thread::sleep(Duration::from_millis(300));
+    running.child.kill().unwrap();
+    running.child.wait().unwrap();
+    // Restart with a destination that works, same state.
+    let state = setup.path("state");
+    let logs = setup.path("logs");
+    let again = Setup::new(
+        &config(
+            r#"[outputs.out]
+            type = "file"
+            inputs = ["app"]
+            path = "@DIR@/out.ndjson""#,
+        )
+        .replace("@DIR@/state", state.to_str().unwrap())
+        .replace("@DIR@/logs", logs.to_str().unwrap()),
+    );
+    let mut running = start(&again);
+    let got = wait_bodies(&again, 210);
+    running.stop_and_collect_logs();
+    let unique: std::collections::HashSet<&String> = got.iter().collect();
+    assert_eq!(unique.len(), 210, "{got:?}");
+    assert_eq!(got.len(), 210, "nothing twice");
+}

@@ -24,6 +24,7 @@
 
 mod checkpoint;
 mod config;
+mod discovery;
 mod identity;
 mod multiline;
 mod tailer;
@@ -38,10 +39,9 @@ use crate::input::{Input, InputBuildContext, InputConfig, InputContext, InputErr
 use crate::record::now_unix_nano;
 use checkpoint::{Checkpoint, Store};
 use identity::FileKey;
-use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
+use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 use tailer::{Limits, Tailer};
 
 /// Most bytes read from one file before the others get a turn.
@@ -53,7 +53,7 @@ const BATCH_LINES: usize = 512;
 /// records by default) so no output waits out its `max_age` for lines that cannot come.
 const MAX_IN_FLIGHT: usize = 4096;
 /// How long the position of a file that disappeared is remembered.
-const FORGET_AFTER: Duration = Duration::from_secs(60);
+pub(crate) const FORGET_AFTER: Duration = Duration::from_secs(60);
 /// Longest a stopping input waits for its last batches to be acknowledged.
 const ACK_WAIT_AT_SHUTDOWN: Duration = Duration::from_secs(5);
 
@@ -199,206 +199,26 @@ impl Tail {
         Ok(())
     }
 
-    /// Expands the include patterns and opens what is new.
-    fn discover(&mut self) {
-        let mut seen = HashSet::new();
-        for pattern in self.include.clone() {
-            let paths = match glob::glob(&pattern) {
-                Ok(paths) => paths,
-                Err(e) => {
-                    tracing::warn!(input = %self.cx.name, pattern, error = %e, "bad include pattern");
-                    continue;
-                }
-            };
-            for path in paths.filter_map(Result::ok) {
-                if self.exclude.iter().any(|p| p.matches_path(&path)) {
-                    continue;
-                }
-                let Ok(meta) = std::fs::metadata(&path) else {
-                    continue;
-                };
-                if !meta.is_file() {
-                    continue;
-                }
-                let key = FileKey::of(&meta);
-                let gzip = path.extension().is_some_and(|e| e == "gz");
-                if gzip
-                    && (!self.config.read_gzip
-                        || meta
-                            .modified()
-                            .ok()
-                            .and_then(|m| SystemTime::now().duration_since(m).ok())
-                            .is_none_or(|age| age < self.config.rotate_wait.0))
-                {
-                    // Not wanted, or possibly still being written by the compressor.
-                    continue;
-                }
-                seen.insert(key);
-                if self.tailers.iter().any(|t| t.key == key) {
-                    continue;
-                }
-                if self.tailers.len() >= self.config.max_open_files {
-                    continue;
-                }
-                // A file closed while idle is opened again only once it has grown.
-                if self
-                    .known
-                    .get(&key)
-                    .is_some_and(|cp| cp.offset == meta.len() && cp.path == path)
-                {
-                    continue;
-                }
-                if let Some(limit) = self.config.ignore_older
-                    && meta
-                        .modified()
-                        .ok()
-                        .and_then(|m| SystemTime::now().duration_since(m).ok())
-                        .is_some_and(|age| age > limit.0)
-                    && !self.known.contains_key(&key)
-                {
-                    continue;
-                }
-                self.open(path, key, meta.len());
-            }
-        }
-        // Forget positions of files gone (or no longer matched) for a while — not at once:
-        // a rotation compressed after the fact must still find the position of the file
-        // it was, and a file briefly unreadable must not be read again from 0.
-        let open: HashSet<FileKey> = self.tailers.iter().map(|t| t.key).collect();
-        let now = Instant::now();
-        let unseen = &mut self.unseen_since;
-        unseen.retain(|k, _| !(seen.contains(k) || open.contains(k)));
-        let before = self.known.len();
-        self.known.retain(|k, _| {
-            if seen.contains(k) || open.contains(k) {
-                return true;
-            }
-            now.duration_since(*unseen.entry(*k).or_insert(now)) < FORGET_AFTER
-        });
-        let known = &self.known;
-        self.unseen_since.retain(|k, _| known.contains_key(k));
-        self.dirty |= self.known.len() != before;
-        self.first_scan = false;
-    }
-
-    fn open(&mut self, path: PathBuf, key: FileKey, size: u64) {
-        let mut file = match std::fs::File::open(&path) {
-            Ok(f) => f,
-            Err(e) => {
-                self.cx.metrics.errors.add(1);
-                tracing::warn!(input = %self.cx.name, path = %path.display(), error = %e, "cannot open");
-                return;
-            }
-        };
-        // The file at the path may have changed between stat and open.
-        let Ok(meta) = file.metadata() else { return };
-        if FileKey::of(&meta) != key {
-            return;
-        }
-        let known = self.known.contains_key(&key);
-        if path.extension().is_some_and(|e| e == "gz") {
-            return self.open_gzip(path, file, key);
-        }
-        let offset = match self.known.remove(&key) {
-            Some(cp) if cp.fingerprint().matches(&mut file).unwrap_or(false) => {
-                if cp.offset > meta.len() { 0 } else { cp.offset }
-            }
-            // The inode we knew now holds other bytes (truncated or replaced while we were
-            // away): all of it is new.
-            _ if known => 0,
-            // A file never seen: where read_from says, at start.
-            _ if self.first_scan && self.config.read_from == ReadFrom::End => size,
-            _ => 0,
-        };
-        match Tailer::new(path.clone(), file, key, offset, &self.limits) {
-            Ok(t) => {
-                if known {
-                    tracing::debug!(input = %self.cx.name, path = %path.display(), offset, "tailing again");
-                } else {
-                    tracing::info!(input = %self.cx.name, path = %path.display(), offset, "tailing");
-                }
-                self.cx.metrics.connections.add(1);
-                self.tailers.push(t);
-                self.dirty = true;
-            }
-            Err(e) => {
-                self.cx.metrics.errors.add(1);
-                tracing::warn!(input = %self.cx.name, path = %path.display(), error = %e, "cannot read");
-            }
-        }
-    }
-
-    /// A compressed file: read once. If its content is a file already read (a rotation
-    /// compressed after the fact), it continues from that file's position.
-    fn open_gzip(&mut self, path: PathBuf, file: std::fs::File, key: FileKey) {
-        let fingerprint = match identity::Fingerprint::of_gzip(&file, self.limits.fingerprint_bytes)
-        {
-            Ok(f) => f,
-            Err(e) => {
-                self.cx.metrics.errors.add(1);
-                tracing::warn!(input = %self.cx.name, path = %path.display(), error = %e, "not a readable gzip file");
-                return;
-            }
-        };
-        let same_content = self
-            .known
-            .values()
-            .cloned()
-            .chain(self.tailers.iter().map(Tailer::checkpoint))
-            .filter(|cp| cp.fingerprint() == fingerprint)
-            .map(|cp| cp.offset)
-            .max();
-        let offset = match same_content {
-            Some(offset) => offset,
-            None if self.first_scan && self.config.read_from == ReadFrom::End => u64::MAX,
-            None => 0,
-        };
-        let opened = if offset == u64::MAX {
-            // read_from = end: a compressed file present at start counts as read.
-            Tailer::gzip(path.clone(), file, key, fingerprint, 0, &self.limits).map(|t| {
-                let mut cp = t.checkpoint();
-                cp.offset = u64::MAX;
-                self.known.insert(key, cp);
-                None
-            })
-        } else {
-            Tailer::gzip(path.clone(), file, key, fingerprint, offset, &self.limits).map(Some)
-        };
-        match opened {
-            Ok(Some(t)) => {
-                tracing::info!(input = %self.cx.name, path = %path.display(), offset, "reading a compressed file once");
-                self.cx.metrics.connections.add(1);
-                self.tailers.push(t);
-                self.dirty = true;
-            }
-            Ok(None) => self.dirty = true,
-            Err(e) => {
-                self.cx.metrics.errors.add(1);
-                tracing::warn!(input = %self.cx.name, path = %path.display(), error = %e, "cannot read");
-            }
-        }
-    }
-
     /// One pass over the open files; `None` when the pipeline is closed.
     fn read_all(&mut self, scratch: &mut [u8]) -> Option<usize> {
         let mut total = 0;
         let mut closed = Vec::new();
         let mut failed_gzip = Vec::new();
+        let mut recoveries = Vec::new();
         for i in 0..self.tailers.len() {
             let t = &mut self.tailers[i];
             self.dirty |= t.poll_acks();
             match t.truncated() {
                 Ok(true) => {
-                    let mut tail = Vec::new();
-                    let copy = t.recover_tail(&self.limits, now_unix_nano(), &mut tail);
-                    tracing::info!(input = %self.cx.name, path = %t.path.display(), copy = ?copy, recovered = tail.len(), "file was truncated; reading it again from the start");
-                    if !tail.is_empty() {
-                        // Sent without tracking: these lines are no longer in the file the
-                        // checkpoint describes.
-                        let batch = Batch::new(tail);
-                        if self.handle.block_on(self.cx.sender.send(batch)).is_err() {
-                            return None;
-                        }
+                    // The tail written before the truncation lives on in the rotated copy:
+                    // a tailer of its own reads it from here, in acknowledged batches, and
+                    // carries the batches still in flight.
+                    let copy = t.find_copy();
+                    tracing::info!(input = %self.cx.name, path = %t.path.display(), copy = ?copy, "file was truncated; reading it again from the start");
+                    if let Some(copy) = copy {
+                        let from = t.emitted_offset();
+                        let (committed, flights) = t.hand_over();
+                        recoveries.push((copy, from, committed, flights));
                     }
                     if t.restart(&self.limits).is_err() {
                         closed.push(i);
@@ -475,7 +295,7 @@ impl Tail {
                 }
                 continue;
             }
-            if read == 0 && t.is_gzip() {
+            if read == 0 && t.read_once {
                 // Read once: closed when everything is emitted (a last line without newline
                 // after `unterminated_line_timeout`) and acknowledged.
                 if t.idle() && t.at_rest() {
@@ -495,6 +315,9 @@ impl Tail {
                     closed.push(i);
                 }
             }
+        }
+        for (copy, from, committed, flights) in recoveries {
+            self.open_once(copy, from, committed, flights);
         }
         let mut remove: Vec<(usize, bool)> = closed.into_iter().map(|i| (i, true)).collect();
         remove.extend(failed_gzip.into_iter().map(|i| (i, false)));

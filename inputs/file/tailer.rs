@@ -57,6 +57,9 @@ pub(crate) struct Tailer {
     abandoned: bool,
     /// Since when the path no longer leads to this file (renamed or deleted).
     pub detached_since: Option<Instant>,
+    /// Read to its end once and closed (compressed files, rotated copies, files left over
+    /// from before a restart); never waited on for growth.
+    pub read_once: bool,
 }
 
 impl Tailer {
@@ -106,6 +109,7 @@ impl Tailer {
             last_growth: Instant::now(),
             abandoned: false,
             detached_since: None,
+            read_once: false,
         })
     }
 
@@ -124,6 +128,7 @@ impl Tailer {
         let mut gz = Box::new(flate2::read::MultiGzDecoder::new(reader));
         std::io::copy(&mut gz.by_ref().take(offset), &mut std::io::sink())?;
         t.gzip = Some(gz);
+        t.read_once = true;
         t.fingerprint = fingerprint;
         (t.read_offset, t.emitted, t.committed) = (offset, offset, offset);
         Ok(t)
@@ -398,16 +403,10 @@ impl Tailer {
         Ok(Fingerprint::of(&head) != self.fingerprint)
     }
 
-    /// After a copytruncate: finds the copy the rotation made beside the file (`NAME.1`,
-    /// `NAME-20261129`, either possibly `.gz`), recognized by this file's fingerprint, and
-    /// returns the lines it holds past what was already emitted — the tail written between
-    /// the last read and the truncation, which the truncated file no longer has.
-    pub fn recover_tail(
-        &mut self,
-        limits: &Limits,
-        observed: u64,
-        out: &mut Vec<LogRecord>,
-    ) -> Option<PathBuf> {
+    /// After a copytruncate: the copy the rotation made beside the file (`NAME.1`,
+    /// `NAME-20261129`, either possibly `.gz`), recognized by this file's fingerprint. It
+    /// holds the tail written between the last read and the truncation.
+    pub fn find_copy(&self) -> Option<PathBuf> {
         let dir = self.path.parent()?;
         let name = self.path.file_name()?.to_str()?.to_owned();
         let mut candidates: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(dir)
@@ -423,62 +422,41 @@ impl Tailer {
             .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
             .collect();
         candidates.sort_by_key(|c| std::cmp::Reverse(c.0));
-        let from = self.emitted_offset();
-        for (_, path) in candidates {
-            let Ok(file) = File::open(&path) else {
-                continue;
+        candidates.into_iter().map(|(_, p)| p).find(|path| {
+            let Ok(file) = File::open(path) else {
+                return false;
             };
-            let mut reader: Box<dyn Read> = if path.extension().is_some_and(|e| e == "gz") {
-                Box::new(flate2::read::MultiGzDecoder::new(std::io::BufReader::new(
-                    file,
-                )))
+            let head = if path.extension().is_some_and(|e| e == "gz") {
+                Fingerprint::of_gzip(&file, self.fingerprint.len)
             } else {
-                Box::new(std::io::BufReader::new(file))
+                let mut file = file;
+                Fingerprint::read(&mut file, self.fingerprint.len)
             };
-            let mut head = vec![0u8; self.fingerprint.len as usize];
-            if reader.read_exact(&mut head).is_err() || Fingerprint::of(&head) != self.fingerprint {
-                continue;
-            }
-            // Skip to where emitting stopped, then take the rest.
-            let skip = from.saturating_sub(self.fingerprint.len);
-            if std::io::copy(&mut reader.by_ref().take(skip), &mut std::io::sink()).ok()
-                != Some(skip)
-            {
-                continue;
-            }
-            let mut rest = Vec::new();
-            if reader.read_to_end(&mut rest).is_err() {
-                continue;
-            }
-            if from < self.fingerprint.len {
-                // The fingerprint bytes themselves were not all emitted yet.
-                let mut all = head[from as usize..].to_vec();
-                all.extend_from_slice(&rest);
-                rest = all;
-            }
-            self.pending.clear();
-            if let Some(g) = &mut self.grouper {
-                g.clear();
-            }
-            self.pending.extend_from_slice(&rest);
-            self.read_offset = from + rest.len() as u64;
-            self.split_lines(limits, observed, usize::MAX, out);
-            if !self.pending.is_empty() {
-                // The copy ends mid-line: that line was cut by the truncation.
-                let start = self.pending_start();
-                let bytes = self.pending.split().freeze();
-                let piece = Piece {
-                    end: start + bytes.len() as u64,
-                    bytes,
-                    start,
-                    truncated: false,
-                };
-                self.emit(piece, observed, limits, out);
-            }
-            self.flush_group(false, observed, limits, out);
-            return Some(path);
+            head.is_ok_and(|f| f == self.fingerprint)
+        })
+    }
+
+    /// Gives up the batches in flight and the delivered position, for the tailer of the
+    /// rotated copy to carry on (same bytes, same offsets).
+    pub fn hand_over(&mut self) -> (u64, Vec<(u64, AckReceiver, usize)>) {
+        let flights = self
+            .in_flight
+            .drain(..)
+            .zip(self.in_flight_lines.drain(..))
+            .filter(|((_, _, epoch), _)| *epoch == self.epoch)
+            .map(|((end, ack, _), lines)| (end, ack, lines))
+            .collect();
+        (self.committed, flights)
+    }
+
+    /// Takes over what [`Tailer::hand_over`] gave up; this tailer reads the copy from
+    /// `emitted` on, and its position is `committed` until those batches are acknowledged.
+    pub fn adopt(&mut self, committed: u64, flights: Vec<(u64, AckReceiver, usize)>) {
+        self.committed = committed;
+        for (end, ack, lines) in flights {
+            self.in_flight.push_back((end, ack, self.epoch));
+            self.in_flight_lines.push_back(lines);
         }
-        None
     }
 
     /// Starts over at the beginning of a truncated file.
