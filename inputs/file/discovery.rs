@@ -53,11 +53,13 @@ impl Tail {
                 if self.tailers.len() >= self.config.max_open_files {
                     continue;
                 }
-                // A file closed while idle is opened again only once it has grown.
+                // A file closed while idle is opened again only once it has grown (under
+                // whichever path: a symlink and its target are one file); a compressed
+                // one, read once, never.
                 if self
                     .known
                     .get(&key)
-                    .is_some_and(|cp| cp.offset == meta.len() && cp.path == path)
+                    .is_some_and(|cp| gzip || cp.offset == meta.len())
                 {
                     continue;
                 }
