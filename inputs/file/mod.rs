@@ -51,7 +51,7 @@ const BATCH_LINES: usize = 512;
 /// Most lines of one file sent and not yet acknowledged: keeps the memory they hold bounded
 /// however fast the file can be read, while leaving room for a full output request (2000
 /// records by default) so no output waits out its `max_age` for lines that cannot come.
-const MAX_IN_FLIGHT: usize = 4096;
+const MAX_IN_FLIGHT: usize = 3072;
 /// How long the position of a file that disappeared is remembered.
 pub(crate) const FORGET_AFTER: Duration = Duration::from_secs(60);
 /// Longest a stopping input waits for its last batches to be acknowledged.
