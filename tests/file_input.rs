@@ -291,13 +291,14 @@ fn compressed_files_are_read_once() {
     append(&log, &lines("new", 0..5));
     let got = wait_bodies(&setup, 355);
     std::thread::sleep(Duration::from_millis(500));
-    running.stop_and_collect_logs();
+    let logs = running.stop_and_collect_logs();
     let got_after = bodies(&setup);
     assert_eq!(
         got_after.len(),
         355,
-        "nothing read twice: {:?}",
-        &got_after[got.len().min(got_after.len())..]
+        "nothing read twice: {:?}\n{}",
+        &got_after[got.len().min(got_after.len())..],
+        logs.join("\n")
     );
     // And after a restart, nothing again.
     let mut running = start(&setup);

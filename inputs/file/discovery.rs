@@ -79,6 +79,8 @@ impl Tail {
         if self.first_scan {
             self.finish_leftovers(&seen);
         }
+        self.retired
+            .retain(|(_, since)| since.elapsed() < FORGET_AFTER);
         // Forget positions of files gone (or no longer matched) for a while — not at once:
         // a rotation compressed after the fact must still find the position of the file
         // it was, and a file briefly unreadable must not be read again from 0.
@@ -149,9 +151,13 @@ impl Tail {
             Some(cp) if cp.fingerprint().matches(&mut file).unwrap_or(false) => {
                 if cp.offset > meta.len() { 0 } else { cp.offset }
             }
-            // The inode we knew now holds other bytes (truncated or replaced while we were
-            // away): all of it is new.
-            _ if known => 0,
+            Some(cp) => {
+                // The inode we knew holds other bytes now (truncated while we were away, or a
+                // new file on a reused inode): all of it is new. The old position is kept a
+                // while for its content: a compressed copy of the old file may turn up.
+                self.retired.push((cp, Instant::now()));
+                0
+            }
             // A file never seen: where read_from says, at start.
             _ if self.first_scan && self.config.read_from == ReadFrom::End => size,
             _ => 0,
@@ -159,9 +165,9 @@ impl Tail {
         match Tailer::new(path.clone(), file, key, offset, &self.limits) {
             Ok(t) => {
                 if known {
-                    tracing::debug!(input = %self.cx.name, path = %path.display(), offset, "tailing again");
+                    tracing::debug!(input = %self.cx.name, path = %path.display(), offset, ?key, "tailing again");
                 } else {
-                    tracing::info!(input = %self.cx.name, path = %path.display(), offset, "tailing");
+                    tracing::info!(input = %self.cx.name, path = %path.display(), offset, ?key, "tailing");
                 }
                 self.cx.metrics.connections.add(1);
                 self.tailers.push(t);
@@ -191,6 +197,7 @@ impl Tail {
             .values()
             .cloned()
             .chain(self.tailers.iter().map(Tailer::checkpoint))
+            .chain(self.retired.iter().map(|(cp, _)| cp.clone()))
             .filter(|cp| cp.fingerprint() == fingerprint)
             .map(|cp| cp.offset)
             .max();

@@ -101,6 +101,8 @@ struct Tail {
     dirty: bool,
     /// Since when each remembered file has been missing from discovery.
     unseen_since: HashMap<FileKey, Instant>,
+    /// Positions of files whose inode a new file took, kept for content matching.
+    retired: Vec<(Checkpoint, Instant)>,
     wake: Arc<watch::Wake>,
 }
 
@@ -138,6 +140,7 @@ impl Tail {
             first_scan: true,
             dirty: false,
             unseen_since: HashMap::new(),
+            retired: Vec::new(),
             wake: Arc::default(),
         }
     }
