@@ -203,16 +203,7 @@ fn a_stalled_output_stops_the_tailer_and_it_catches_up() {
     let admin = running.admin_address();
     std::thread::sleep(Duration::from_secs(2));
     let (_, metrics) = crate::support::http_get(&admin, "/metrics");
-    let received: u64 = metrics
-        .lines()
-        .find(|l| l.starts_with("logferry_records_total") && l.contains("outcome=\"buffered\""))
-        .or_else(|| {
-            metrics
-                .lines()
-                .find(|l| l.starts_with("logferry_records_buffered"))
-        })
-        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
-        .unwrap_or(0);
+    let received = crate::support::metric_value(&metrics, "logferry_records_buffered").unwrap_or(0);
     // Bounded by the pipeline's queues (a few batches of 2048 lines), far from the 50,000
     // lines the file holds.
     assert!(
@@ -296,18 +287,7 @@ fn lines_abandoned_at_the_shutdown_deadline_are_read_again() {
     running.wait_log("will retry");
     running.stop_and_collect_logs();
     // Same state directory, a destination that works.
-    let state = setup.path("state");
-    let logs = setup.path("logs");
-    let again = Setup::new(
-        &config(
-            r#"[outputs.out]
-            type = "file"
-            inputs = ["app"]
-            path = "@DIR@/out.ndjson""#,
-        )
-        .replace("@DIR@/state", state.to_str().unwrap())
-        .replace("@DIR@/logs", logs.to_str().unwrap()),
-    );
+    let again = same_state(&setup, &config(FILE_OUTPUT));
     let mut running = start(&again);
     let got = wait_bodies(&again, 100);
     running.stop_and_collect_logs();
@@ -369,22 +349,27 @@ fn a_crash_during_copytruncate_recovery_loses_nothing() {
     running.child.kill().unwrap();
     running.child.wait().unwrap();
     // Restart with a destination that works, same state.
-    let state = setup.path("state");
-    let logs = setup.path("logs");
-    let again = Setup::new(
-        &config(
-            r#"[outputs.out]
-            type = "file"
-            inputs = ["app"]
-            path = "@DIR@/out.ndjson""#,
-        )
-        .replace("@DIR@/state", state.to_str().unwrap())
-        .replace("@DIR@/logs", logs.to_str().unwrap()),
-    );
+    let again = same_state(&setup, &config(FILE_OUTPUT));
     let mut running = start(&again);
     let got = wait_bodies(&again, 210);
     running.stop_and_collect_logs();
     let unique: std::collections::HashSet<&String> = got.iter().collect();
     assert_eq!(unique.len(), 210, "{got:?}");
     assert_eq!(got.len(), 210, "nothing twice");
+}
+
+/// A file output into the new setup's own directory.
+const FILE_OUTPUT: &str = r#"[outputs.out]
+            type = "file"
+            inputs = ["app"]
+            path = "@DIR@/out.ndjson""#;
+
+/// A new setup from `config` that reads `setup`'s logs and keeps its state directory (a
+/// restart with another output).
+fn same_state(setup: &Setup, config: &str) -> Setup {
+    Setup::new(
+        &config
+            .replace("@DIR@/state", setup.path("state").to_str().unwrap())
+            .replace("@DIR@/logs", setup.path("logs").to_str().unwrap()),
+    )
 }

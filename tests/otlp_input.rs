@@ -2,7 +2,7 @@
 //! bad input, authentication and TLS.
 
 use crate::support::otlp::{Capture, Logferry, full_request, grpc_export, grpc_raw, post};
-use crate::support::{eventually, http_get, syslog::certs};
+use crate::support::{eventually, http_get, metric_value, syslog::certs};
 use prost::Message;
 use std::sync::Arc;
 use std::time::Duration;
@@ -156,11 +156,8 @@ fn bad_requests_get_clear_errors_and_good_ones_still_arrive() {
 
     let admin = lf.running.admin_address();
     let (_, metrics) = http_get(&admin, "/metrics");
-    let line = metrics
-        .lines()
-        .find(|l| l.starts_with("logferry_input_errors_total{input=\"otel\"}"))
-        .unwrap();
-    assert_eq!(line.rsplit(' ').next().unwrap(), "9", "{line}");
+    let errors = metric_value(&metrics, "logferry_input_errors_total{input=\"otel\"}");
+    assert_eq!(errors, Some(9), "{metrics}");
 }
 
 fn logferry_status(body: &[u8]) -> String {
@@ -336,12 +333,8 @@ fn overload_is_answered_with_retry_later() {
 
     let admin = lf.running.admin_address();
     let (_, metrics) = http_get(&admin, "/metrics");
-    assert!(
-        metrics.lines().any(
-            |l| l.starts_with("logferry_input_refused_total{input=\"otel\"}") && !l.ends_with(" 0")
-        ),
-        "{metrics}"
-    );
+    let refused = metric_value(&metrics, "logferry_input_refused_total{input=\"otel\"}");
+    assert!(refused.is_some_and(|n| n > 0), "{metrics}");
     lf.running.terminate();
     for t in waiting {
         let _ = t.join();

@@ -2,7 +2,7 @@
 //! rejections, and logferry → logferry chains that lose nothing.
 
 use crate::support::otlp::{Capture, Logferry, full_request, grpc_export};
-use crate::support::{Running, Setup, eventually, http_get};
+use crate::support::{Running, Setup, eventually, http_get, metric_value};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use std::io::Write;
 use std::sync::Arc;
@@ -89,15 +89,11 @@ fn a_final_rejection_is_counted_and_not_retried() {
     let (_setup, mut running) = stdin_to_otlp("http/protobuf", &endpoint, "");
     let admin = running.admin_address();
     feed(&mut running, (0..10).map(|i| format!("bad {i}")));
-    let rejected = eventually(Duration::from_secs(20), "10 rejected records", || {
+    eventually(Duration::from_secs(20), "10 rejected records", || {
         let (_, metrics) = http_get(&admin, "/metrics");
-        metrics
-            .lines()
-            .find(|l| l.starts_with("logferry_records_total") && l.contains("outcome=\"rejected\""))
-            .filter(|l| l.ends_with(" 10"))
-            .map(str::to_string)
+        let name = r#"logferry_records_total{input="lines",output="otlp",outcome="rejected"}"#;
+        (metric_value(&metrics, name) == Some(10)).then_some(())
     });
-    assert!(rejected.contains("output=\"otlp\""), "{rejected}");
     let line = running.wait_log("destination rejected records for good");
     assert!(line.contains("schema mismatch in field 6"), "{line}");
     assert!(line.contains("http_400"), "{line}");
@@ -270,16 +266,12 @@ fn partial_success_counts_as_rejected() {
     let line = eventually(Duration::from_secs(20), "3 rejected, 7 delivered", || {
         let (_, metrics) = http_get(&admin, "/metrics");
         let count = |outcome: &str| {
-            metrics
-                .lines()
-                .find(|l| {
-                    l.starts_with("logferry_records_total")
-                        && l.contains(&format!("outcome=\"{outcome}\""))
-                })
-                .and_then(|l| l.rsplit(' ').next())
-                .map(str::to_string)
+            let name = format!(
+                r#"logferry_records_total{{input="lines",output="otlp",outcome="{outcome}"}}"#
+            );
+            metric_value(&metrics, &name)
         };
-        (count("rejected")? == "3" && count("delivered")? == "7").then(|| metrics.clone())
+        (count("rejected")? == 3 && count("delivered")? == 7).then(|| metrics.clone())
     });
     assert!(
         line.contains("partial_success"),

@@ -9,11 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 fn metric(metrics: &str, name: &str) -> u64 {
-    metrics
-        .lines()
-        .find(|l| l.starts_with(name))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
+    crate::support::metric_value(metrics, name)
         .unwrap_or_else(|| panic!("{name} missing in:\n{metrics}"))
 }
 

@@ -239,7 +239,7 @@ impl Tail {
         path: PathBuf,
         from: u64,
         committed: u64,
-        flights: Vec<(u64, crate::ack::AckReceiver, usize)>,
+        flights: Vec<super::tailer::Flight>,
     ) {
         let opened = std::fs::File::open(&path).and_then(|file| {
             let key = FileKey::of(&file.metadata()?);

@@ -257,15 +257,10 @@ impl Tail {
                 if records.is_empty() {
                     break;
                 }
-                let cut = records
-                    .iter()
-                    .filter(|r| {
-                        r.attributes
-                            .iter()
-                            .any(|(k, _)| k.as_str() == "log.truncated")
-                    })
-                    .count();
-                self.cx.metrics.truncated.add(cut as u64);
+                self.cx
+                    .metrics
+                    .truncated
+                    .add(std::mem::take(&mut t.truncated_pieces));
                 while t.in_flight() >= MAX_IN_FLIGHT {
                     if self.cx.shutdown.is_cancelled() {
                         // Stopping: these lines are read again after the restart.

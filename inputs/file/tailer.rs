@@ -24,6 +24,15 @@ pub(crate) struct Limits {
     pub multiline: Option<Rule>,
 }
 
+/// A sent batch: where it ends in the file, its acknowledgement, the epoch it was read in
+/// and how many lines it holds.
+pub(crate) struct Flight {
+    end: u64,
+    ack: AckReceiver,
+    epoch: u32,
+    lines: usize,
+}
+
 pub(crate) struct Tailer {
     /// The path it was found by.
     pub path: PathBuf,
@@ -45,10 +54,10 @@ pub(crate) struct Tailer {
     grouper: Option<Grouper>,
     /// Everything before this offset was delivered (or refused for good).
     pub committed: u64,
-    /// (end offset, acknowledgement, epoch) of sent batches, oldest first.
-    in_flight: VecDeque<(u64, AckReceiver, u32)>,
-    /// Lines in those batches.
-    in_flight_lines: VecDeque<usize>,
+    /// Sent batches, oldest first.
+    in_flight: VecDeque<Flight>,
+    /// Pieces of over-long lines emitted since the input last took the count.
+    pub truncated_pieces: u64,
     /// Bumped when the file is truncated: older acknowledgements no longer move the position.
     epoch: u32,
     last_growth: Instant,
@@ -104,7 +113,7 @@ impl Tailer {
                 .map(|rule| Grouper::new(rule, limits.max_line_bytes)),
             committed: offset,
             in_flight: VecDeque::new(),
-            in_flight_lines: VecDeque::new(),
+            truncated_pieces: 0,
             epoch: 0,
             last_growth: Instant::now(),
             abandoned: false,
@@ -300,6 +309,7 @@ impl Tailer {
         let mut record = LogRecord::new(AnyValue::String(Str::from_utf8_lossy(line)), observed);
         record.resource = Arc::clone(&self.resource);
         if truncated {
+            self.truncated_pieces += 1;
             record
                 .attributes
                 .push((Str::from_static("log.truncated"), AnyValue::Bool(true)));
@@ -316,27 +326,31 @@ impl Tailer {
     /// Remembers a sent batch of `lines` that ends at the current emitted offset.
     pub fn sent(&mut self, ack: AckReceiver, lines: usize) {
         let end = self.emitted_offset();
-        self.in_flight.push_back((end, ack, self.epoch));
-        self.in_flight_lines.push_back(lines);
+        let epoch = self.epoch;
+        self.in_flight.push_back(Flight {
+            end,
+            ack,
+            epoch,
+            lines,
+        });
     }
 
     /// Lines sent and not yet acknowledged.
     pub fn in_flight(&self) -> usize {
-        self.in_flight_lines.iter().sum()
+        self.in_flight.iter().map(|f| f.lines).sum()
     }
 
     /// Waits up to `limit` for the oldest batch's acknowledgement (back-pressure on lines
     /// in flight); true if it came.
     pub fn wait_oldest(&mut self, handle: &tokio::runtime::Handle, limit: Duration) -> bool {
-        let Some((end, ack, epoch)) = self.in_flight.front_mut() else {
+        let Some(flight) = self.in_flight.front_mut() else {
             return true;
         };
-        let (end, epoch) = (*end, *epoch);
-        let Some(verdict) = handle.block_on(ack.wait_for(limit)) else {
+        let Some(verdict) = handle.block_on(flight.ack.wait_for(limit)) else {
             return false;
         };
+        let (end, epoch) = (flight.end, flight.epoch);
         self.in_flight.pop_front();
-        self.in_flight_lines.pop_front();
         self.settle(end, epoch, &verdict);
         true
     }
@@ -344,11 +358,12 @@ impl Tailer {
     /// Advances `committed` over acknowledged batches, in order; true if it moved.
     pub fn poll_acks(&mut self) -> bool {
         let mut moved = false;
-        while let Some((end, ack, epoch)) = self.in_flight.front_mut() {
-            let Some(verdict) = ack.try_get() else { break };
-            let (end, epoch) = (*end, *epoch);
+        while let Some(flight) = self.in_flight.front_mut() {
+            let Some(verdict) = flight.ack.try_get() else {
+                break;
+            };
+            let (end, epoch) = (flight.end, flight.epoch);
             self.in_flight.pop_front();
-            self.in_flight_lines.pop_front();
             moved |= self.settle(end, epoch, &verdict);
         }
         moved
@@ -438,25 +453,23 @@ impl Tailer {
 
     /// Gives up the batches in flight and the delivered position, for the tailer of the
     /// rotated copy to carry on (same bytes, same offsets).
-    pub fn hand_over(&mut self) -> (u64, Vec<(u64, AckReceiver, usize)>) {
+    pub fn hand_over(&mut self) -> (u64, Vec<Flight>) {
+        let epoch = self.epoch;
         let flights = self
             .in_flight
             .drain(..)
-            .zip(self.in_flight_lines.drain(..))
-            .filter(|((_, _, epoch), _)| *epoch == self.epoch)
-            .map(|((end, ack, _), lines)| (end, ack, lines))
+            .filter(|f| f.epoch == epoch)
             .collect();
         (self.committed, flights)
     }
 
     /// Takes over what [`Tailer::hand_over`] gave up; this tailer reads the copy from
     /// `emitted` on, and its position is `committed` until those batches are acknowledged.
-    pub fn adopt(&mut self, committed: u64, flights: Vec<(u64, AckReceiver, usize)>) {
+    pub fn adopt(&mut self, committed: u64, flights: Vec<Flight>) {
         self.committed = committed;
-        for (end, ack, lines) in flights {
-            self.in_flight.push_back((end, ack, self.epoch));
-            self.in_flight_lines.push_back(lines);
-        }
+        let epoch = self.epoch;
+        self.in_flight
+            .extend(flights.into_iter().map(|f| Flight { epoch, ..f }));
     }
 
     /// Starts over at the beginning of a truncated file.
