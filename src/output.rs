@@ -5,6 +5,7 @@
 //! OpenTelemetry Collector's exporterhelper.
 
 use crate::batch::Records;
+use crate::record::LogRecord;
 use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -80,6 +81,23 @@ pub trait Output: Send + 'static {
 
     /// Makes one attempt to deliver `request`.
     fn send(&mut self, request: &Self::Request) -> impl Future<Output = Outcome> + Send;
+
+    /// Another instance of this output for a new lane, or `None` (the default): every record
+    /// goes through one lane. Records of different lanes (see [`Output::lane_key`]) are sent
+    /// in separate requests, each lane with its own queue, request in flight and backoff, so
+    /// a destination that throttles one key (a tenant) does not hold up the others.
+    fn lane_output(&self) -> Option<Self>
+    where
+        Self: Sized,
+    {
+        None
+    }
+
+    /// Writes the lane of `record`, from the input named `input`, into `key` (cleared by the
+    /// caller). Called only when [`Output::lane_output`] gives instances.
+    fn lane_key(&mut self, record: &LogRecord, input: &str, key: &mut String) {
+        let _ = (record, input, key);
+    }
 
     /// Flushes and releases resources; called once after the last request.
     fn shutdown(&mut self) -> impl Future<Output = ()> + Send {

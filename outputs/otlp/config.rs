@@ -1,9 +1,9 @@
 //! `[outputs.NAME] type = "otlp"` options.
 
 use crate::config::HumanDuration;
+pub use crate::net::client::ClientTls;
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::Duration;
 
 /// Wire protocol, as the OpenTelemetry SDKs name them.
@@ -52,21 +52,6 @@ pub struct OtlpOutputConfig {
     pub connect_timeout: HumanDuration,
 }
 
-/// `tls = { ca_file = ..., cert_file = ..., key_file = ... }`.
-#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct ClientTls {
-    /// Extra CA certificates (PEM) trusted besides the built-in web PKI roots.
-    #[serde(default)]
-    pub ca_file: Option<PathBuf>,
-    /// Client certificate (PEM) for servers that require mTLS; needs `key_file`.
-    #[serde(default)]
-    pub cert_file: Option<PathBuf>,
-    /// The client certificate's private key (PEM).
-    #[serde(default)]
-    pub key_file: Option<PathBuf>,
-}
-
 fn default_connect_timeout() -> HumanDuration {
     HumanDuration(Duration::from_secs(10))
 }
@@ -93,9 +78,7 @@ impl OtlpOutputConfig {
             http::HeaderValue::try_from(value.as_str())
                 .map_err(|_| format!("headers.{name}: the value is not a valid header value"))?;
         }
-        if self.tls.cert_file.is_some() != self.tls.key_file.is_some() {
-            return Err("tls: cert_file and key_file go together".into());
-        }
+        self.tls.check()?;
         if self.protocol == Protocol::Grpc {
             return Ok(uri);
         }

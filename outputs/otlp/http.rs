@@ -2,15 +2,12 @@
 //! reqwest on rustls; the response status decides retry or rejection as the OTLP
 //! specification says (429, 502, 503, 504 are retried, honouring `Retry-After`).
 
-use super::config::ClientTls;
+use crate::net::client::{ClientTls, error_chain, parse_retry_after, tls_config};
 use crate::net::grpc::RpcStatus;
 use crate::output::{Outcome, Rejection};
 use crate::record::otlp::ExportLogsServiceResponse;
 use bytes::Bytes;
 use prost::Message;
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-use std::sync::Arc;
 use std::time::Duration;
 
 /// A prepared HTTP client for one endpoint.
@@ -153,69 +150,6 @@ fn error_message(json: bool, body: &[u8]) -> String {
     text
 }
 
-/// `Retry-After`: delay-seconds or an HTTP-date.
-pub(crate) fn parse_retry_after(value: &str) -> Option<Duration> {
-    if let Ok(seconds) = value.trim().parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let when = chrono::DateTime::parse_from_rfc2822(value.trim()).ok()?;
-    let delta = when.with_timezone(&chrono::Utc) - chrono::Utc::now();
-    Some(delta.to_std().unwrap_or(Duration::ZERO))
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
-}
-
-/// rustls on ring: web PKI roots plus `ca_file`, and a client certificate when given.
-fn tls_config(tls: &ClientTls) -> Result<rustls::ClientConfig, String> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    if let Some(ca) = &tls.ca_file {
-        let certs = CertificateDer::pem_file_iter(ca)
-            .map_err(|e| format!("tls.ca_file: cannot read {}: {e}", ca.display()))?;
-        for cert in certs {
-            let cert = cert.map_err(|e| {
-                format!(
-                    "tls.ca_file: {}: expected PEM certificates: {e}",
-                    ca.display()
-                )
-            })?;
-            roots
-                .add(cert)
-                .map_err(|e| format!("tls.ca_file: {}: unusable certificate: {e}", ca.display()))?;
-        }
-    }
-    let builder = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| format!("tls: {e}"))?
-    .with_root_certificates(roots);
-    let mut config = match (&tls.cert_file, &tls.key_file) {
-        (Some(cert), Some(key)) => {
-            let chain = CertificateDer::pem_file_iter(cert)
-                .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-                .map_err(|e| format!("tls.cert_file: {}: {e}", cert.display()))?;
-            let key = PrivateKeyDer::from_pem_file(key)
-                .map_err(|e| format!("tls.key_file: {}: {e}", key.display()))?;
-            builder
-                .with_client_auth_cert(chain, key)
-                .map_err(|e| format!("tls: certificate and key do not fit: {e}"))?
-        }
-        _ => builder.with_no_client_auth(),
-    };
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(config)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -265,15 +199,5 @@ mod tests {
                 rejection: Rejection::new("partial_success", "too old")
             }
         );
-    }
-
-    #[test]
-    fn retry_after_takes_seconds_or_a_date() {
-        assert_eq!(parse_retry_after("5"), Some(Duration::from_secs(5)));
-        assert_eq!(
-            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
-            Some(Duration::ZERO)
-        );
-        assert_eq!(parse_retry_after("soon"), None);
     }
 }

@@ -2,6 +2,7 @@
 //! TLS, an HTTP server, and gRPC wire pieces.
 
 pub mod accept;
+pub mod client;
 pub mod framing;
 pub mod grpc;
 pub mod http;

@@ -67,7 +67,7 @@ impl BuiltOutput {
 }
 
 /// The verdict on one request.
-enum Verdict {
+pub(super) enum Verdict {
     Delivered,
     Rejected(Rejection),
     Partial(usize, Rejection),
@@ -76,6 +76,9 @@ enum Verdict {
 }
 
 async fn run<O: Output>(mut output: O, cx: DriverContext) {
+    if let Some(first) = output.lane_output() {
+        return super::lanes::run(output, first, cx).await;
+    }
     loop {
         let slices = tokio::select! {
             biased;
@@ -97,7 +100,11 @@ async fn run<O: Output>(mut output: O, cx: DriverContext) {
     output.shutdown().await;
 }
 
-async fn deliver<O: Output>(output: &mut O, slices: &[Slice], cx: &DriverContext) -> Verdict {
+pub(super) async fn deliver<O: Output>(
+    output: &mut O,
+    slices: &[Slice],
+    cx: &DriverContext,
+) -> Verdict {
     let request = match output.encode(&Records::new(slices)) {
         Ok(request) => request,
         Err(rejection) => return Verdict::Rejected(rejection),
@@ -153,7 +160,7 @@ fn count_sent<O: Output>(cx: &DriverContext, request: &O::Request) {
 }
 
 /// Applies a verdict to every slice: ledger (one lock), acknowledgements, latency, room.
-fn settle(slices: Vec<Slice>, verdict: Verdict, cx: &DriverContext) {
+pub(super) fn settle(slices: Vec<Slice>, verdict: Verdict, cx: &DriverContext) {
     let total: usize = slices.iter().map(Slice::len).sum();
     // With a partial rejection the destination does not say which records it refused; the
     // last `count` are charged, so counts stay exact even if attribution is approximate.

@@ -9,6 +9,7 @@
 pub mod batcher;
 pub mod buffer;
 pub mod driver;
+mod lanes;
 pub mod retry;
 mod router;
 pub mod testing;
