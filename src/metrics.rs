@@ -5,7 +5,9 @@
 //! come from the [`Ledger`](crate::ledger::Ledger) so that they balance by construction.
 
 use crate::ledger::Snapshot;
+use crate::output::Adjustments;
 use std::fmt::Write as _;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -102,6 +104,8 @@ pub struct OutputMetrics {
     pub buffer_bytes: Gauge,
     /// Time from an input receiving a record to the output's final verdict on it.
     pub delivery_latency: Histogram,
+    /// Records the output changed so its destination would take them, by reason.
+    pub adjusted: Arc<Adjustments>,
 }
 
 /// Renders every metric in Prometheus text exposition format.
@@ -279,6 +283,24 @@ pub fn render(inputs: &[&InputMetrics], outputs: &[&OutputMetrics], ledger: &Sna
         family(&mut out, name, kind, help);
         for m in outputs {
             sample(&mut out, name, &[("output", &m.name)], get(m));
+        }
+    }
+
+    let name = "logferry_output_records_adjusted_total";
+    family(
+        &mut out,
+        name,
+        "counter",
+        "Records an output changed so its destination would take them, by reason.",
+    );
+    for m in outputs {
+        for (reason, n) in m.adjusted.snapshot() {
+            sample(
+                &mut out,
+                name,
+                &[("output", &m.name), ("reason", reason)],
+                n,
+            );
         }
     }
 

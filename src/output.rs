@@ -8,6 +8,7 @@ use crate::batch::Records;
 use crate::record::LogRecord;
 use std::future::Future;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// A final refusal: a short stable code (a metric label) and the destination's own words.
@@ -45,6 +46,40 @@ pub enum Outcome {
     PartiallyRejected { count: usize, rejection: Rejection },
 }
 
+/// Records an output changed so that its destination would take them (a label past a
+/// cardinality limit, a timestamp moved forward, a line cut), counted by reason and exported
+/// as `logferry_output_records_adjusted_total{output, reason}`.
+#[derive(Debug, Default)]
+pub struct Adjustments(Mutex<Vec<(&'static str, u64)>>);
+
+impl Adjustments {
+    /// Counts `n` records adjusted for `reason` (a short, stable metric label). Call it once
+    /// per request, not per record.
+    pub fn add(&self, reason: &'static str, n: u64) {
+        if n == 0 {
+            return;
+        }
+        let mut counts = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match counts.iter_mut().find(|(r, _)| *r == reason) {
+            Some((_, total)) => *total += n,
+            None => counts.push((reason, n)),
+        }
+    }
+
+    /// The counts so far, by reason.
+    pub fn snapshot(&self) -> Vec<(&'static str, u64)> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The count for one reason.
+    pub fn get(&self, reason: &str) -> u64 {
+        self.snapshot()
+            .iter()
+            .find(|(r, _)| *r == reason)
+            .map_or(0, |(_, n)| *n)
+    }
+}
+
 /// What a plugin config needs to build its output (no I/O happens in `build`).
 #[derive(Clone, Debug)]
 pub struct OutputBuildContext {
@@ -52,6 +87,8 @@ pub struct OutputBuildContext {
     pub name: String,
     /// Where it may keep state: its own `data_dir` or the global one.
     pub data_dir: PathBuf,
+    /// Where the output counts the records it adjusted.
+    pub adjustments: Arc<Adjustments>,
 }
 
 /// A plugin's config: deserialized with unknown keys refused, then built without I/O.

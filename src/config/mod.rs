@@ -16,7 +16,8 @@ use crate::inputs::InputPlugin;
 use crate::output::OutputBuildContext;
 use crate::outputs::OutputPlugin;
 use crate::pipeline::{
-    BatchSettings, BufferSettings, DriverSettings, InputSpec, OutputSpec, RetrySettings,
+    BatchSettings, BufferSettings, DeadLetterSettings, DriverSettings, InputSpec, OutputSpec,
+    RetrySettings,
 };
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -84,9 +85,11 @@ struct OutputCommon {
     #[serde(default = "default_request_timeout")]
     request_timeout: HumanDuration,
     data_dir: Option<PathBuf>,
+    dead_letter: Option<DeadLetterSettings>,
 }
 
 const OUTPUT_COMMON_KEYS: &[&str] = &[
+    "dead_letter",
     "inputs",
     "buffer",
     "batch",
@@ -192,11 +195,13 @@ impl Config {
             let cx = OutputBuildContext {
                 name: output.name.clone(),
                 data_dir: output.data_dir.clone(),
+                adjustments: Default::default(),
             };
             let built = output
                 .plugin
                 .build(&cx)
-                .map_err(|m| fail(format!("outputs.{}", output.name), m))?;
+                .map_err(|m| fail(format!("outputs.{}", output.name), m))?
+                .with_adjustments(cx.adjustments);
             let takes = output
                 .inputs
                 .iter()
@@ -293,6 +298,7 @@ fn parse(value: toml::Value) -> Result<Config, KeyError> {
                 batch: common.batch,
                 retry: common.retry,
                 request_timeout: common.request_timeout,
+                dead_letter: common.dead_letter,
             },
             max_age_set,
             data_dir: common.data_dir.unwrap_or_else(|| global.data_dir.clone()),

@@ -7,9 +7,10 @@ use crate::batch::{Records, Slice};
 use crate::config::HumanDuration;
 use crate::ledger::{Ledger, RouteId, Settled};
 use crate::metrics::OutputMetrics;
-use crate::output::{Outcome, Output, Rejection};
+use crate::output::{Adjustments, Outcome, Output, Rejection};
 use crate::pipeline::batcher::BatchSettings;
 use crate::pipeline::buffer::MemoryBuffer;
+use crate::pipeline::dead_letter::{DeadLetterSettings, DeadLetters};
 use crate::pipeline::retry::{Backoff, RetrySettings};
 use std::future::Future;
 use std::pin::Pin;
@@ -24,6 +25,8 @@ pub struct DriverSettings {
     pub retry: RetrySettings,
     /// Longest one send attempt may take before it counts as a retryable failure.
     pub request_timeout: HumanDuration,
+    /// Where records refused for good are written, if anywhere.
+    pub dead_letter: Option<DeadLetterSettings>,
 }
 
 /// What a running driver is given.
@@ -37,6 +40,7 @@ pub(crate) struct DriverContext {
     pub metrics: Arc<OutputMetrics>,
     /// Fires at the shutdown deadline: stop retrying, count what is left as dropped.
     pub hard_stop: CancellationToken,
+    pub dead_letters: Option<DeadLetters>,
 }
 
 type DriverFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -46,6 +50,7 @@ type DriverFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
 pub struct BuiltOutput {
     start: Box<dyn FnOnce(DriverContext) -> DriverFuture + Send>,
     default_max_age: Duration,
+    pub(crate) adjustments: Arc<Adjustments>,
 }
 
 impl BuiltOutput {
@@ -53,7 +58,14 @@ impl BuiltOutput {
         BuiltOutput {
             start: Box::new(move |cx| Box::pin(run(output, cx))),
             default_max_age: O::DEFAULT_MAX_AGE,
+            adjustments: Arc::default(),
         }
+    }
+
+    /// Exports the counts the output keeps in `adjustments` (the build context's).
+    pub fn with_adjustments(mut self, adjustments: Arc<Adjustments>) -> Self {
+        self.adjustments = adjustments;
+        self
     }
 
     /// The output's `batch.max_age` when the config sets none.
@@ -190,6 +202,10 @@ pub(super) fn settle(slices: Vec<Slice>, verdict: Verdict, cx: &DriverContext) {
             Verdict::Partial(_, r) => {
                 let here = rejected_left.min(n);
                 rejected_left -= here;
+                if let (Some(letters), true) = (&cx.dead_letters, here > 0) {
+                    let refused = &slice.records()[n - here..];
+                    letters.write(&cx.name, slice.batch.input_name(), r, refused);
+                }
                 if here > 0 {
                     entries.push((route, here as u64, Settled::Rejected(r.code)));
                 }
@@ -200,6 +216,9 @@ pub(super) fn settle(slices: Vec<Slice>, verdict: Verdict, cx: &DriverContext) {
                 continue;
             }
         };
+        if let (Some(letters), Verdict::Rejected(r)) = (&cx.dead_letters, &verdict) {
+            letters.write(&cx.name, slice.batch.input_name(), r, slice.records());
+        }
         entries.push((route, n as u64, how));
         if let Some(ack) = slice.ack {
             match (&verdict, how) {
@@ -219,6 +238,7 @@ impl Default for DriverSettings {
             batch: BatchSettings::default(),
             retry: RetrySettings::default(),
             request_timeout: HumanDuration(Duration::from_secs(30)),
+            dead_letter: None,
         }
     }
 }

@@ -8,6 +8,7 @@
 
 pub mod batcher;
 pub mod buffer;
+pub mod dead_letter;
 pub mod driver;
 mod lanes;
 pub mod retry;
@@ -18,6 +19,7 @@ mod tests;
 
 pub use batcher::BatchSettings;
 pub use buffer::{BufferSettings, WhenFull};
+pub use dead_letter::DeadLetterSettings;
 pub use driver::{BuiltOutput, DriverSettings};
 pub use retry::RetrySettings;
 
@@ -26,6 +28,7 @@ use crate::input::{BuiltInput, InputContext};
 use crate::ledger::{InputId, Ledger, Snapshot};
 use crate::metrics::{InputMetrics, OutputMetrics};
 use buffer::MemoryBuffer;
+use dead_letter::DeadLetters;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -83,19 +86,21 @@ impl Pipeline {
         for (id, spec) in outputs.into_iter().enumerate() {
             let metrics = Arc::new(OutputMetrics {
                 name: spec.name.clone(),
+                adjusted: Arc::clone(&spec.built.adjustments),
                 ..OutputMetrics::default()
             });
             let buffer = Arc::new(MemoryBuffer::new(spec.buffer, Arc::clone(&metrics)));
             let cx = driver::DriverContext {
                 name: Arc::from(spec.name.as_str()),
                 buffer: Arc::clone(&buffer),
-                settings: spec.driver,
                 ledger: Arc::clone(&ledger),
                 routes: (0..input_names.len())
                     .map(|i| ledger.route(i, id))
                     .collect(),
                 metrics: Arc::clone(&metrics),
                 hard_stop: hard_stop.clone(),
+                dead_letters: spec.driver.dead_letter.as_ref().map(DeadLetters::new),
+                settings: spec.driver,
             };
             drivers.spawn(spec.built.start(cx));
             buffers.push(buffer);

@@ -588,3 +588,51 @@ async fn a_throttled_lane_does_not_hold_up_the_others() {
             .is_empty()
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn records_refused_for_good_go_to_the_dead_letter_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dead.ndjson");
+    let mut case = OutputCase::new(vec![0]);
+    case.script = vec![
+        Outcome::Rejected(Rejection::new("http_400", "bad labels")),
+        Outcome::PartiallyRejected {
+            count: 1,
+            rejection: Rejection::new("too_old", "entry too old"),
+        },
+    ];
+    case.driver.dead_letter = Some(DeadLetterSettings { path: path.clone() });
+    let (tx, pipeline, _probes) = start(1, vec![case]);
+    let first = send_acked(&tx[0], records(2, "a")).await;
+    assert!(matches!(first.wait().await, Delivery::Rejected { .. }));
+    let second = send_acked(&tx[0], records(3, "b")).await;
+    assert!(matches!(second.wait().await, Delivery::Rejected { .. }));
+    let letters: Vec<serde_json::Value> = std::fs::read_to_string(&path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let seen: Vec<(String, String)> = letters
+        .iter()
+        .map(|l| {
+            (
+                l["reason"].as_str().unwrap().to_string(),
+                l["record"]["body"]["stringValue"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+            )
+        })
+        .collect();
+    let want = [("http_400", "a-0"), ("http_400", "a-1"), ("too_old", "b-2")];
+    assert_eq!(
+        seen,
+        want.map(|(r, b)| (r.to_string(), b.to_string())).to_vec()
+    );
+    assert_eq!(letters[0]["input"], "in0");
+    assert_eq!(letters[0]["output"], "out0");
+    let snapshot = pipeline.ledger();
+    snapshot.check_balance().unwrap();
+    assert_eq!(snapshot.route("in0", "out0").unwrap().rejected, 3);
+    assert_eq!(snapshot.route("in0", "out0").unwrap().delivered, 2);
+}
