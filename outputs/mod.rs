@@ -2,6 +2,7 @@
 //! contract (`record`, `batch`, `output`), never the engine or an input.
 
 pub mod file;
+pub mod loki;
 pub mod otlp;
 pub mod stdout;
 
@@ -9,6 +10,7 @@ crate::registry::registry! {
     /// Every output type, by its `type` key.
     pub enum OutputPlugin: crate::output::OutputConfig => BuiltOutput, crate::output::OutputBuildContext {
         "file" => File(file::FileConfig),
+        "loki" => Loki(loki::LokiConfig),
         "otlp" => Otlp(otlp::OtlpOutputConfig),
         "stdout" => Stdout(stdout::StdoutConfig),
     }

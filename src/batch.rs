@@ -281,3 +281,28 @@ impl<'a> Records<'a> {
         self.len() == 0
     }
 }
+
+/// Records held outside a pipeline, for exercising an output's `encode` in tests and
+/// benchmarks: one slice per batch, each with the name of the input it pretends to come from.
+pub struct OwnedRecords {
+    slices: Vec<Slice>,
+}
+
+impl OwnedRecords {
+    pub fn new<'a>(batches: impl IntoIterator<Item = (&'a str, Vec<LogRecord>)>) -> Self {
+        let slices = batches
+            .into_iter()
+            .map(|(input, records)| {
+                let mut batch = Batch::new(records);
+                batch.input_name = Arc::from(input);
+                Slice::whole(Arc::new(batch), None)
+            })
+            .collect();
+        OwnedRecords { slices }
+    }
+
+    /// The records, as an output's `encode` sees them.
+    pub fn records(&self) -> Records<'_> {
+        Records::new(&self.slices)
+    }
+}

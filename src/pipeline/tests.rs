@@ -11,13 +11,13 @@ use crate::output::{Outcome, Rejection};
 use crate::record::{AnyValue, LogRecord, Str};
 use tokio::sync::mpsc;
 
-fn records(n: usize, tag: &str) -> Vec<LogRecord> {
+pub(super) fn records(n: usize, tag: &str) -> Vec<LogRecord> {
     (0..n)
         .map(|i| LogRecord::new(AnyValue::String(Str::from(format!("{tag}-{i}"))), 1))
         .collect()
 }
 
-fn bodies(records: &[LogRecord]) -> Vec<String> {
+pub(super) fn bodies(records: &[LogRecord]) -> Vec<String> {
     records
         .iter()
         .map(|r| r.body.as_str().unwrap().to_string())
@@ -74,7 +74,7 @@ fn start(
     (senders, Pipeline::start(input_specs, output_specs), probes)
 }
 
-async fn send_acked(tx: &mpsc::Sender<Batch>, records: Vec<LogRecord>) -> AckReceiver {
+pub(super) async fn send_acked(tx: &mpsc::Sender<Batch>, records: Vec<LogRecord>) -> AckReceiver {
     let (token, rx) = AckToken::new(records.len());
     tx.send(Batch::new(records).with_ack(token)).await.unwrap();
     rx
@@ -474,119 +474,6 @@ async fn a_blocked_producer_does_not_wait_for_max_age() {
     );
     assert!(probes[0].all_sent().len() >= 72);
     pipeline.ledger().check_balance().unwrap();
-}
-
-/// An output with one lane per body prefix (`a-1` → lane `a`); lanes listed in `throttled`
-/// answer "retry in 1 s" to their first three attempts.
-struct Keyed {
-    sent: std::sync::Arc<std::sync::Mutex<Vec<Vec<String>>>>,
-    throttled: &'static [&'static str],
-    failures: u32,
-}
-
-impl crate::output::Output for Keyed {
-    type Request = Vec<String>;
-
-    fn encode(&mut self, records: &crate::batch::Records<'_>) -> Result<Vec<String>, Rejection> {
-        Ok(bodies(&records.iter().cloned().collect::<Vec<_>>()))
-    }
-
-    fn request_bytes(_: &Vec<String>) -> usize {
-        0
-    }
-
-    async fn send(&mut self, request: &Vec<String>) -> Outcome {
-        let lane = request[0].split('-').next().unwrap();
-        if self.throttled.contains(&lane) && self.failures < 3 {
-            self.failures += 1;
-            return Outcome::Retry {
-                after: Some(std::time::Duration::from_secs(1)),
-                reason: "throttled".into(),
-            };
-        }
-        self.sent.lock().unwrap().push(request.clone());
-        Outcome::Delivered
-    }
-
-    fn lane_output(&self) -> Option<Self> {
-        Some(Keyed {
-            sent: self.sent.clone(),
-            throttled: self.throttled,
-            failures: 0,
-        })
-    }
-
-    fn lane_key(&mut self, record: &LogRecord, _input: &str, key: &mut String) {
-        key.push_str(record.body.as_str().unwrap().split('-').next().unwrap());
-    }
-}
-
-#[tokio::test(start_paused = true)]
-async fn a_throttled_lane_does_not_hold_up_the_others() {
-    let (tx, input) = ChannelInput::new();
-    let sent = std::sync::Arc::default();
-    let output = Keyed {
-        sent: std::sync::Arc::clone(&sent),
-        throttled: &["a"],
-        failures: 0,
-    };
-    let pipeline = Pipeline::start(
-        vec![InputSpec {
-            name: "in".into(),
-            built: BuiltInput::new(input),
-        }],
-        vec![OutputSpec {
-            name: "out".into(),
-            built: BuiltOutput::new(output),
-            takes: vec![0],
-            buffer: BufferSettings::default(),
-            driver: DriverSettings::default(),
-        }],
-    );
-    let t0 = tokio::time::Instant::now();
-    // Interleaved keys in one batch, then a batch of `b` only.
-    let mixed: Vec<LogRecord> = ["a-0", "b-0", "a-1", "c-0", "b-1"]
-        .iter()
-        .map(|b| LogRecord::new(AnyValue::from(*b), 1))
-        .collect();
-    let first = send_acked(&tx, mixed).await;
-    let second = send_acked(&tx, records(2, "b")).await;
-    assert_eq!(second.wait().await, Delivery::Delivered);
-    let b_done = t0.elapsed();
-    assert_eq!(first.wait().await, Delivery::Delivered);
-    let all_done = t0.elapsed();
-    // `b` went out at the first cut (max_age 1 s) while `a` was still being retried.
-    assert!(b_done < std::time::Duration::from_secs(3), "{b_done:?}");
-    assert!(
-        all_done >= std::time::Duration::from_secs(4),
-        "{all_done:?}"
-    );
-    let sent = sent.lock().unwrap().clone();
-    let lane = |k: &str| -> Vec<String> {
-        sent.iter()
-            .flat_map(|r| r.iter())
-            .filter(|b| b.starts_with(k))
-            .cloned()
-            .collect()
-    };
-    assert_eq!(lane("a"), ["a-0", "a-1"]);
-    assert_eq!(lane("b"), ["b-0", "b-1", "b-0", "b-1"]);
-    assert_eq!(lane("c"), ["c-0"]);
-    // Every request holds one lane's records only.
-    for request in &sent {
-        let key = request[0].split('-').next().unwrap();
-        assert!(request.iter().all(|b| b.starts_with(key)), "{request:?}");
-    }
-    let snapshot = pipeline.ledger();
-    snapshot.check_balance().unwrap();
-    assert_eq!(snapshot.route("in", "out").unwrap().delivered, 7);
-    drop(tx);
-    assert!(
-        pipeline
-            .shutdown(std::time::Duration::from_secs(10))
-            .await
-            .is_empty()
-    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -9,11 +9,13 @@ mod format;
 mod json;
 mod line;
 pub mod otlp;
+mod template;
 mod text;
 
 pub use format::LineFormat;
 pub use json::{encode_ndjson, write_json_record};
 pub use line::encode_lines;
+pub use template::{Template, severity_name, write_value};
 pub use text::Str;
 
 use bytes::Bytes;
