@@ -8,6 +8,8 @@ mod config_errors;
 mod file_delivery;
 mod file_input;
 mod file_output;
+mod loki_output;
+mod loki_peers;
 mod operating;
 mod otlp_input;
 mod otlp_output;

@@ -4,6 +4,8 @@
 #![allow(dead_code)]
 
 pub mod file;
+pub mod loki;
+pub mod loki_proto;
 pub mod otlp;
 pub mod syslog;
 
