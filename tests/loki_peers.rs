@@ -37,7 +37,10 @@ fn run(cmd: &mut Command) {
 const N: usize = 30;
 
 /// Per tenant, per line `line-<i>`: the labels job and n, and the metadata i and kind.
-fn view(stored: &[Stored], tenant: &str) -> Vec<(String, String, String, Vec<(String, String)>)> {
+/// (line, job, n, metadata i and kind).
+type Row = (String, String, String, Vec<(String, String)>);
+
+fn view(stored: &[Stored], tenant: &str) -> Vec<Row> {
     let mut rows: Vec<_> = stored
         .iter()
         .filter(|e| e.tenant == tenant)
@@ -139,7 +142,7 @@ fn winston_loki_python_logging_loki_and_logferry_decode_alike() {
     let stored = server.wait_stored(5 * N, Duration::from_secs(30));
     assert_eq!(stored.len(), 5 * N);
     assert!(server.refusals().is_empty(), "{:?}", server.refusals());
-    let lines = |rows: &[(String, String, String, Vec<(String, String)>)]| {
+    let lines = |rows: &[Row]| {
         rows.iter()
             .map(|r| (r.0.clone(), r.1.clone(), r.2.clone()))
             .collect::<Vec<_>>()
