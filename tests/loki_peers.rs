@@ -117,6 +117,8 @@ fn winston_loki_python_logging_loki_and_logferry_decode_alike() {
     for (tenant, encoding) in [("logferry-protobuf", "protobuf"), ("logferry-json", "json")] {
         let mut lf = Logferry::start(&format!(
             r#"
+            [admin]
+            listen = "127.0.0.1:0"
             [inputs.otel]
             type = "otlp"
             http = "127.0.0.1:0"

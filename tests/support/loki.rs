@@ -34,6 +34,8 @@ pub struct Rules {
     /// `None`: out-of-order entries accepted whatever their age; `Some(ZERO)`: strict order.
     pub order_window: Option<Duration>,
     pub reject_older_than: Duration,
+    /// The `Authorization` header every push must carry, if any.
+    pub authorization: Option<String>,
 }
 
 impl Default for Rules {
@@ -44,6 +46,7 @@ impl Default for Rules {
             max_line_bytes: 256 << 10,
             order_window: Some(Duration::from_secs(3600)),
             reject_older_than: Duration::from_secs(7 * 86400),
+            authorization: None,
         }
     }
 }
@@ -83,6 +86,21 @@ impl LokiServer {
 
     /// A server on a given local port (0: any).
     pub fn start_on(port: u16, rules: Rules) -> LokiServer {
+        LokiServer::serve(port, rules, None)
+    }
+
+    /// An HTTPS server with the given certificate and key (PEM files).
+    pub fn start_tls(rules: Rules, cert: &std::path::Path, key: &std::path::Path) -> LokiServer {
+        let settings = logferry::net::tls::TlsSettings {
+            cert_file: cert.to_path_buf(),
+            key_file: key.to_path_buf(),
+            client_ca_file: None,
+        };
+        let config = settings.server_config().unwrap();
+        LokiServer::serve(0, rules, Some(logferry::net::http::tls_acceptor(&config)))
+    }
+
+    fn serve(port: u16, rules: Rules, tls: Option<tokio_rustls::TlsAcceptor>) -> LokiServer {
         let state: Arc<Mutex<State>> = Arc::default();
         let shared = Arc::clone(&state);
         let handler = move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
@@ -94,7 +112,14 @@ impl LokiServer {
             .block_on(tokio::net::TcpListener::bind(("127.0.0.1", port)))
             .unwrap();
         let port = listener.local_addr().unwrap().port();
-        runtime().spawn(async move { axum::serve(listener, app).await });
+        runtime().spawn(logferry::net::http::serve(
+            listener,
+            tls,
+            app,
+            1024,
+            Arc::default(),
+            tokio_util::sync::CancellationToken::new(),
+        ));
         LokiServer { port, state }
     }
 
@@ -176,6 +201,11 @@ async fn push(
         }
         Some(Fault::Delay(d)) => tokio::time::sleep(d).await,
         Some(Fault::Pass) | None => {}
+    }
+    if let Some(want) = &rules.authorization
+        && header("authorization") != want
+    {
+        return answer(401, None, "authorization required\n".into());
     }
     if rules.require_tenant && tenant.is_empty() {
         return answer(401, None, "no org id\n".into());
