@@ -2,6 +2,7 @@
 //! time so a timing side channel does not reveal how much of a guess was right.
 
 use super::config::AuthConfig;
+use crate::net::ingest::constant_time_eq;
 use http::HeaderMap;
 
 /// The credentials every request must carry (none when `auth` is not configured).
@@ -41,13 +42,6 @@ impl Auth {
                 .any(|v| constant_time_eq(v.as_bytes(), expected))
         })
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]

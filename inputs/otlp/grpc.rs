@@ -3,7 +3,7 @@
 //! an oversized message is `RESOURCE_EXHAUSTED` (not retried), overload is `UNAVAILABLE`
 //! with RetryInfo (retried after the hint).
 
-use super::ingest::{Failure, Ingest, RETRY_AFTER};
+use super::ingest::{Failure, Ingest, OtlpAnswer, RETRY_AFTER};
 use crate::net::grpc::{self, Code, FrameError};
 use crate::record::otlp::{ExportLogsServiceResponse, decode_records};
 use axum::body::Body;

@@ -1,7 +1,7 @@
 //! OTLP/HTTP: `POST /v1/logs` with a protobuf or JSON body (optionally gzip), answered in
 //! the request's own encoding; errors carry a `google.rpc.Status`.
 
-use super::ingest::{Failure, Ingest, RETRY_AFTER};
+use super::ingest::{Failure, Ingest, OtlpAnswer, RETRY_AFTER};
 use crate::net::grpc::RpcStatus;
 use crate::record::otlp::{
     ExportLogsServiceResponse, decode_json, decode_records, records_from_request,

@@ -66,9 +66,11 @@ impl Input for OtlpInput {
             }
             None => None,
         };
+        let auth = auth::Auth::new(self.config.auth.as_ref());
         let ingest = Arc::new(Ingest::new(
             Arc::clone(&cx),
-            auth::Auth::new(self.config.auth.as_ref()),
+            "OTLP request",
+            Box::new(move |headers| auth.allows(headers)),
             self.config.max_request_bytes.0 as usize,
             self.config.max_concurrent_requests,
             self.config.queue_wait.0,

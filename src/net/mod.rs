@@ -6,4 +6,5 @@ pub mod client;
 pub mod framing;
 pub mod grpc;
 pub mod http;
+pub mod ingest;
 pub mod tls;
