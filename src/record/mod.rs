@@ -5,6 +5,7 @@
 //! Times are nanoseconds since the Unix epoch with 0 meaning "unknown", as in OTLP.
 //! `resource` and `scope` are shared `Arc`s: every record from one origin points at one copy.
 
+pub mod ecs;
 mod format;
 mod json;
 mod line;

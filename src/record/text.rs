@@ -36,6 +36,24 @@ impl Str {
         }
     }
 
+    /// `s` as a `Str` sharing `owner`'s storage when `s` lies inside it (text a parser
+    /// borrowed from the buffer), else a copy.
+    pub fn borrowed_from(owner: &Bytes, s: &str) -> Str {
+        let (start, end) = (
+            owner.as_ptr() as usize,
+            owner.as_ptr() as usize + owner.len(),
+        );
+        let at = s.as_ptr() as usize;
+        if s.is_empty() {
+            return Str::new();
+        }
+        if at >= start && at + s.len() <= end {
+            Str(owner.slice_ref(s.as_bytes()))
+        } else {
+            Str(Bytes::copy_from_slice(s.as_bytes()))
+        }
+    }
+
     /// A sub-string sharing this one's storage, without re-validating it; `None` unless
     /// both ends fall on character boundaries.
     pub fn slice(&self, range: std::ops::Range<usize>) -> Option<Str> {
