@@ -167,6 +167,10 @@ fn every_example_config_starts_and_shuts_down_cleanly() {
             .env("LOGFERRY_OTLP_GRPC_ADDRESS", "127.0.0.1:0")
             .env("LOGFERRY_OTLP_HTTP_ADDRESS", "127.0.0.1:0")
             .env("LOGFERRY_OTLP_ENDPOINT", "http://127.0.0.1:9")
+            .env("LOGFERRY_ES_ADDRESS", "127.0.0.1:0")
+            .env("LOGFERRY_BEATS_ADDRESS", "127.0.0.1:0")
+            .env("LOGFERRY_ES_ADDRESS", "127.0.0.1:0")
+            .env("LOGFERRY_BEATS_ADDRESS", "127.0.0.1:0")
             .env("LOGFERRY_OUT_DIR", dir.path())
             .env("LOGFERRY_DATA_DIR", dir.path().join("state"));
         let mut running = Running::start_with(cmd, &path);

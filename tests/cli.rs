@@ -121,6 +121,8 @@ fn the_embedded_default_config_runs_without_a_file_and_says_so() {
         .env("LOGFERRY_OTLP_GRPC_ADDRESS", "127.0.0.1:0")
         .env("LOGFERRY_OTLP_HTTP_ADDRESS", "127.0.0.1:0")
         .env("LOGFERRY_OTLP_ENDPOINT", "http://127.0.0.1:9")
+        .env("LOGFERRY_ES_ADDRESS", "127.0.0.1:0")
+        .env("LOGFERRY_BEATS_ADDRESS", "127.0.0.1:0")
         .args(["--log-format", "json"]);
     let mut running = Running::spawn(cmd, true);
     let udp = running.listening("udp://");

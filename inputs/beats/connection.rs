@@ -1,0 +1,269 @@
+//! One Beats connection: frames in, one batch per window handed to the pipeline with an
+//! acknowledgement, and ACKs out in window order — only once a window's records are
+//! delivered (or refused for good downstream, which no retry would change). While a window
+//! waits, an empty ACK (`seq 0`) goes out every `keepalive_interval` so the sender does not
+//! time out. A window abandoned at shutdown is never acknowledged: the connection closes
+//! and the sender sends it again. At most `MAX_PENDING` windows wait per connection; past
+//! that the connection is not read (back-pressure reaches the sender through TCP).
+
+use super::frame::{self, Frame, FrameError};
+use crate::ack::{AckReceiver, AckToken, Delivery};
+use crate::batch::Batch;
+use crate::input::InputContext;
+use crate::record::ecs::EcsMapper;
+use crate::record::{AnyValue, LogRecord, Str, now_unix_nano};
+use bytes::{Bytes, BytesMut};
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio_util::sync::CancellationToken;
+
+/// Windows waiting for delivery per connection (Filebeat pipelines 2 by default).
+const MAX_PENDING: usize = 4;
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Settings {
+    pub max_window: u32,
+    pub max_frame: u64,
+    pub idle: Duration,
+    pub keepalive: Duration,
+}
+
+/// The window being received.
+struct Window {
+    size: u32,
+    records: Vec<LogRecord>,
+}
+
+enum Event {
+    Stop,
+    Idle,
+    Verdict(Option<Delivery>),
+    Read(std::io::Result<usize>),
+}
+
+/// Serves one connection until it closes, fails, idles out or `shutdown` fires.
+pub(crate) async fn serve(
+    stream: impl AsyncRead + AsyncWrite + Unpin,
+    peer: Option<SocketAddr>,
+    settings: Settings,
+    cx: &InputContext,
+    shutdown: CancellationToken,
+) {
+    let who = peer.map_or_else(|| "-".to_string(), |p| p.to_string());
+    let peer_attr = peer.map(|p| AnyValue::String(Str::from(p.ip().to_string())));
+    let (mut reader, mut writer) = tokio::io::split(stream);
+    let mut buf = BytesMut::with_capacity(64 * 1024);
+    let mut conn = Conn {
+        settings,
+        mapper: EcsMapper::new("logferry.beats"),
+        window: None,
+        pending: VecDeque::new(),
+        peer: peer_attr,
+        acks: Vec::new(),
+    };
+    let result: Result<(), String> = loop {
+        let waiting = !conn.pending.is_empty();
+        let can_read = conn.pending.len() < MAX_PENDING;
+        let event = tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => Event::Stop,
+            verdict = async {
+                let (_, rx) = conn.pending.front_mut().expect("checked");
+                rx.wait_for(settings.keepalive).await
+            }, if waiting => Event::Verdict(verdict),
+            read = reader.read_buf(&mut buf), if can_read => Event::Read(read),
+            _ = tokio::time::sleep(settings.idle), if !waiting => Event::Idle,
+        };
+        match event {
+            Event::Stop => break Ok(()),
+            Event::Idle => {
+                tracing::debug!(input = %cx.name, peer = %who, "closing idle Beats connection");
+                break Ok(());
+            }
+            Event::Verdict(None) => conn.acks.push(0),
+            Event::Verdict(Some(delivery)) => {
+                let (size, _) = conn.pending.pop_front().expect("checked");
+                match delivery {
+                    Delivery::Delivered => conn.acks.push(size),
+                    // Refused for good downstream (counted there): resending cannot help.
+                    Delivery::Rejected { .. } => conn.acks.push(size),
+                    Delivery::Abandoned { .. } => {
+                        break Err("the pipeline stopped before the window was delivered; the sender will resend it".into());
+                    }
+                }
+            }
+            Event::Read(Ok(0)) => break Ok(()),
+            Event::Read(Ok(n)) => {
+                cx.metrics.bytes_received.add(n as u64);
+                if let Err(e) = conn.frames(&mut buf, cx) {
+                    cx.metrics.errors.add(1);
+                    break Err(e.to_string());
+                }
+                if buf.capacity() - buf.len() < 8 * 1024 {
+                    buf.reserve(64 * 1024);
+                }
+            }
+            Event::Read(Err(e)) => break Err(format!("read failed: {e}")),
+        }
+        if !conn.acks.is_empty() {
+            let mut out = Vec::with_capacity(conn.acks.len() * 6);
+            for seq in conn.acks.drain(..) {
+                out.extend_from_slice(&frame::ack(seq));
+            }
+            if let Err(e) = writer.write_all(&out).await {
+                break Err(format!("cannot send ACK: {e}"));
+            }
+        }
+    };
+    if let Err(reason) = result {
+        tracing::warn!(input = %cx.name, peer = %who, %reason, "closing Beats connection");
+    }
+}
+
+struct Conn {
+    settings: Settings,
+    mapper: EcsMapper,
+    window: Option<Window>,
+    pending: VecDeque<(u32, AckReceiver)>,
+    peer: Option<AnyValue>,
+    /// ACKs to write after this event.
+    acks: Vec<u32>,
+}
+
+/// Why a connection must close.
+#[derive(Debug, thiserror::Error)]
+enum ConnError {
+    #[error(transparent)]
+    Frame(#[from] FrameError),
+    #[error("{0}")]
+    Protocol(String),
+}
+
+impl Conn {
+    /// Handles every whole frame in `buf`.
+    fn frames(&mut self, buf: &mut BytesMut, cx: &InputContext) -> Result<(), ConnError> {
+        while let Some(frame) = frame::next(buf, self.settings.max_frame)? {
+            match frame {
+                Frame::Compressed(content) => {
+                    for inner in frame::inner(content, self.settings.max_frame)? {
+                        self.frame(inner, cx)?;
+                    }
+                }
+                other => self.frame(other, cx)?,
+            }
+        }
+        Ok(())
+    }
+
+    fn frame(&mut self, frame: Frame, cx: &InputContext) -> Result<(), ConnError> {
+        let observed = now_unix_nano();
+        let record = match frame {
+            Frame::Window(n) => {
+                if self.window.is_some() {
+                    return Err(ConnError::Protocol(
+                        "window frame before the previous window was complete".into(),
+                    ));
+                }
+                if n > self.settings.max_window {
+                    return Err(ConnError::Protocol(format!(
+                        "window of {n} events exceeds max_window ({})",
+                        self.settings.max_window
+                    )));
+                }
+                if n == 0 {
+                    self.acks.push(0);
+                } else {
+                    self.window = Some(Window {
+                        size: n,
+                        records: Vec::with_capacity(n as usize),
+                    });
+                }
+                return Ok(());
+            }
+            Frame::Compressed(_) => return Err(FrameError::Nested.into()),
+            Frame::Json { seq, payload } => {
+                self.check_seq(seq)?;
+                let peer = self.peer_attribute();
+                match self.mapper.map(&payload, &payload, peer, observed) {
+                    Ok(record) => record,
+                    Err(e) => {
+                        cx.metrics.parse_failures.add(1);
+                        let mut r = LogRecord::new(
+                            AnyValue::String(Str::from_utf8_lossy(payload)),
+                            observed,
+                        );
+                        r.attributes
+                            .push((Str::from_static("beats.parse_error"), AnyValue::from(e)));
+                        r.attributes.extend(self.peer_attribute());
+                        r
+                    }
+                }
+            }
+            Frame::Data { seq, pairs } => {
+                self.check_seq(seq)?;
+                v1_record(pairs, observed, self.peer_attribute())
+            }
+        };
+        let window = self.window.as_mut().expect("checked by check_seq");
+        window.records.push(record);
+        if window.records.len() as u32 == window.size {
+            let window = self.window.take().expect("present");
+            let (token, rx) = AckToken::new(window.records.len());
+            let batch = Batch::new(window.records).with_ack(token);
+            let sender = cx.sender.clone();
+            // The send waits for room; meanwhile keep-alives go out, and at most
+            // MAX_PENDING windows are read ahead.
+            tokio::spawn(async move {
+                let _ = sender.send(batch).await;
+            });
+            self.pending.push_back((window.size, rx));
+        }
+        Ok(())
+    }
+
+    fn check_seq(&self, seq: u32) -> Result<(), ConnError> {
+        match &self.window {
+            None => Err(ConnError::Protocol(
+                "event frame before a window frame".into(),
+            )),
+            Some(w) if seq == 0 || seq > w.size => Err(ConnError::Protocol(format!(
+                "sequence number {seq} outside the window of {}",
+                w.size
+            ))),
+            Some(_) => Ok(()),
+        }
+    }
+
+    fn peer_attribute(&self) -> Option<(Str, AnyValue)> {
+        self.peer
+            .clone()
+            .map(|p| (Str::from_static("network.peer.address"), p))
+    }
+}
+
+/// A v1 data frame: `line` is the body, the other pairs attributes (`host` the resource's
+/// `host.name`).
+fn v1_record(
+    pairs: Vec<(Bytes, Bytes)>,
+    observed: u64,
+    peer: Option<(Str, AnyValue)>,
+) -> LogRecord {
+    let mut r = LogRecord::new(AnyValue::Empty, observed);
+    let mut resource = Vec::new();
+    for (k, v) in pairs {
+        let (k, v) = (Str::from_utf8_lossy(k), Str::from_utf8_lossy(v));
+        match k.as_str() {
+            "line" => r.body = AnyValue::String(v),
+            "host" => resource.push((Str::from_static("host.name"), AnyValue::String(v))),
+            _ => r.attributes.push((k, AnyValue::String(v))),
+        }
+    }
+    r.attributes.extend(peer);
+    r.resource = std::sync::Arc::new(crate::record::Resource {
+        attributes: resource,
+        ..Default::default()
+    });
+    r
+}
