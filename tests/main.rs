@@ -3,8 +3,10 @@
 mod support;
 
 mod architecture;
+mod beats_input;
 mod cli;
 mod config_errors;
+mod elasticsearch_input;
 mod file_delivery;
 mod file_input;
 mod file_output;

@@ -34,6 +34,10 @@ pub(crate) struct Settings {
 struct Window {
     size: u32,
     records: Vec<LogRecord>,
+    /// Highest sequence number seen: what the ACK carries. Filebeat numbers each window
+    /// 1..N; some clients (pylogbeat) keep counting across windows, so, as Logstash does,
+    /// the ACK names the last event received rather than the window's size.
+    last_seq: u32,
 }
 
 enum Event {
@@ -55,7 +59,17 @@ pub(crate) async fn serve(
     let peer_attr = peer.map(|p| AnyValue::String(Str::from(p.ip().to_string())));
     let (mut reader, mut writer) = tokio::io::split(stream);
     let mut buf = BytesMut::with_capacity(64 * 1024);
+    // Windows go to the pipeline in order through one forwarding task per connection; its
+    // queue never holds more than MAX_PENDING windows (reading stops there).
+    let (forward, mut windows) = tokio::sync::mpsc::channel::<Batch>(MAX_PENDING);
+    let sender = cx.sender.clone();
+    let forwarder = tokio::spawn(async move {
+        while let Some(batch) = windows.recv().await {
+            let _ = sender.send(batch).await;
+        }
+    });
     let mut conn = Conn {
+        forward,
         settings,
         mapper: EcsMapper::new("logferry.beats"),
         window: None,
@@ -84,11 +98,11 @@ pub(crate) async fn serve(
             }
             Event::Verdict(None) => conn.acks.push(0),
             Event::Verdict(Some(delivery)) => {
-                let (size, _) = conn.pending.pop_front().expect("checked");
+                let (seq, _) = conn.pending.pop_front().expect("checked");
                 match delivery {
-                    Delivery::Delivered => conn.acks.push(size),
+                    Delivery::Delivered => conn.acks.push(seq),
                     // Refused for good downstream (counted there): resending cannot help.
-                    Delivery::Rejected { .. } => conn.acks.push(size),
+                    Delivery::Rejected { .. } => conn.acks.push(seq),
                     Delivery::Abandoned { .. } => {
                         break Err("the pipeline stopped before the window was delivered; the sender will resend it".into());
                     }
@@ -120,9 +134,14 @@ pub(crate) async fn serve(
     if let Err(reason) = result {
         tracing::warn!(input = %cx.name, peer = %who, %reason, "closing Beats connection");
     }
+    // Windows already handed over are delivered or abandoned by the pipeline; the
+    // forwarder ends once its queue is empty.
+    drop(conn);
+    let _ = forwarder.await;
 }
 
 struct Conn {
+    forward: tokio::sync::mpsc::Sender<Batch>,
     settings: Settings,
     mapper: EcsMapper,
     window: Option<Window>,
@@ -177,7 +196,8 @@ impl Conn {
                 } else {
                     self.window = Some(Window {
                         size: n,
-                        records: Vec::with_capacity(n as usize),
+                        records: Vec::with_capacity(n.min(4096) as usize),
+                        last_seq: 0,
                     });
                 }
                 return Ok(());
@@ -212,27 +232,35 @@ impl Conn {
             let window = self.window.take().expect("present");
             let (token, rx) = AckToken::new(window.records.len());
             let batch = Batch::new(window.records).with_ack(token);
-            let sender = cx.sender.clone();
-            // The send waits for room; meanwhile keep-alives go out, and at most
-            // MAX_PENDING windows are read ahead.
-            tokio::spawn(async move {
-                let _ = sender.send(batch).await;
-            });
-            self.pending.push_back((window.size, rx));
+            // Never full: reading stops at MAX_PENDING windows awaiting their verdict.
+            if let Err(e) = self.forward.try_send(batch) {
+                let batch = match e {
+                    tokio::sync::mpsc::error::TrySendError::Full(b)
+                    | tokio::sync::mpsc::error::TrySendError::Closed(b) => b,
+                };
+                if let Some(ack) = batch.ack {
+                    ack.abandoned(batch.records.len() as u64, "connection closing");
+                }
+            }
+            self.pending.push_back((window.last_seq, rx));
         }
         Ok(())
     }
 
-    fn check_seq(&self, seq: u32) -> Result<(), ConnError> {
-        match &self.window {
+    /// An event must belong to a window and move its sequence forward.
+    fn check_seq(&mut self, seq: u32) -> Result<(), ConnError> {
+        match &mut self.window {
             None => Err(ConnError::Protocol(
                 "event frame before a window frame".into(),
             )),
-            Some(w) if seq == 0 || seq > w.size => Err(ConnError::Protocol(format!(
-                "sequence number {seq} outside the window of {}",
-                w.size
+            Some(w) if seq <= w.last_seq => Err(ConnError::Protocol(format!(
+                "sequence number {seq} does not follow {} in its window",
+                w.last_seq
             ))),
-            Some(_) => Ok(()),
+            Some(w) => {
+                w.last_seq = seq;
+                Ok(())
+            }
         }
     }
 

@@ -115,9 +115,20 @@ impl Answer {
 
 /// `POST http://127.0.0.1:PORT/v1/logs` with the given headers and body.
 pub fn post(port: u16, headers: &[(&str, &str)], body: Vec<u8>) -> Answer {
+    request(
+        "POST",
+        &format!("http://127.0.0.1:{port}/v1/logs"),
+        headers,
+        body,
+    )
+}
+
+/// Any HTTP request, reduced to its answer.
+pub fn request(method: &str, url: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Answer {
     let runtime = runtime(); // first: it installs the TLS provider reqwest needs
+    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
     let mut request = reqwest::Client::new()
-        .post(format!("http://127.0.0.1:{port}/v1/logs"))
+        .request(method, url)
         .timeout(Duration::from_secs(30))
         .body(body);
     for (k, v) in headers {

@@ -81,7 +81,7 @@ else
     info=$(go env GOMODCACHE)/cache/download/github.com/elastic/beats/v7/@v/$VERSION.info
     commit=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("Origin",{}).get("Hash","unknown"))' "$info" 2>/dev/null || echo unknown)
     btime=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["Time"])' "$info" 2>/dev/null || echo unknown)
-    note "building Filebeat $VERSION (go build -p ${FILEBEAT_BUILD_P:-2}; ~2 min and ~1 GB of module + build cache the first time)"
+    note "building Filebeat $VERSION (go build -p ${FILEBEAT_BUILD_P:-2}; ~100 s, ~1.1 GB module + ~0.65 GB build cache the first time)"
     tmp=$FILEBEAT.tmp.$$
     start=$SECONDS
     pkg=github.com/elastic/beats/v7/libbeat/version
