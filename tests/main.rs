@@ -10,6 +10,7 @@ mod elasticsearch_input;
 mod file_delivery;
 mod file_input;
 mod file_output;
+mod filebeat_peers;
 mod loki_output;
 mod loki_peers;
 mod operating;

@@ -3,7 +3,8 @@
 //! delivered (or refused for good downstream, which no retry would change). While a window
 //! waits, an empty ACK (`seq 0`) goes out every `keepalive_interval` so the sender does not
 //! time out. A window abandoned at shutdown is never acknowledged: the connection closes
-//! and the sender sends it again. At most `MAX_PENDING` windows wait per connection; past
+//! and the sender sends it again; at shutdown nothing more is read, but windows already
+//! handed over are acknowledged as they are delivered. At most `MAX_PENDING` windows wait per connection; past
 //! that the connection is not read (back-pressure reaches the sender through TCP).
 
 use super::frame::{self, Frame, FrameError};
@@ -77,12 +78,18 @@ pub(crate) async fn serve(
         peer: peer_attr,
         acks: Vec::new(),
     };
+    // At shutdown no more is read, but windows already handed over are still acknowledged
+    // once delivered, so the sender does not send them twice.
+    let mut stopping = false;
     let result: Result<(), String> = loop {
         let waiting = !conn.pending.is_empty();
-        let can_read = conn.pending.len() < MAX_PENDING;
+        if stopping && !waiting {
+            break Ok(());
+        }
+        let can_read = !stopping && conn.pending.len() < MAX_PENDING;
         let event = tokio::select! {
             biased;
-            _ = shutdown.cancelled() => Event::Stop,
+            _ = shutdown.cancelled(), if !stopping => Event::Stop,
             verdict = async {
                 let (_, rx) = conn.pending.front_mut().expect("checked");
                 rx.wait_for(settings.keepalive).await
@@ -91,7 +98,7 @@ pub(crate) async fn serve(
             _ = tokio::time::sleep(settings.idle), if !waiting => Event::Idle,
         };
         match event {
-            Event::Stop => break Ok(()),
+            Event::Stop => stopping = true,
             Event::Idle => {
                 tracing::debug!(input = %cx.name, peer = %who, "closing idle Beats connection");
                 break Ok(());
