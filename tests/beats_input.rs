@@ -24,7 +24,9 @@ fn receiver(extra: &str, output: &str) -> (Logferry, String) {
         {output}
         "#
     ));
-    let address = lf.running.listening("beats://");
+    // "beats://ADDR", or "beats+tls://ADDR" with TLS.
+    let address = lf.running.listening("beats");
+    let address = address.rsplit("://").next().unwrap().to_string();
     (lf, address)
 }
 
@@ -232,4 +234,58 @@ fn bad_frames_close_only_their_connection_with_the_reason_logged() {
         metric_value(&m, "logferry_input_parse_failures_total{input=\"beats\"}"),
         Some(1)
     );
+}
+
+#[test]
+fn tls_connections_are_served() {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let dir = tempfile::tempdir().unwrap();
+    let certs = crate::support::syslog::certs(dir.path());
+    let c = |f: &str| certs.join(f).display().to_string();
+    let (mut running, address) = receiver(
+        &format!(
+            "tls = {{ cert_file = \"{}\", key_file = \"{}\" }}",
+            c("server.pem"),
+            c("server.key")
+        ),
+        FILE,
+    );
+    assert!(
+        running
+            .running
+            .listening("beats+tls://")
+            .ends_with(&address)
+    );
+    let port = crate::support::otlp::port_of(&address);
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(certs.join("ca.pem")).unwrap() {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let acked = crate::support::otlp::runtime().block_on(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+        let mut tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+            .connect(name, tcp)
+            .await
+            .unwrap();
+        let mut bytes = window(1);
+        bytes.extend(json(1, &event(42)));
+        tls.write_all(&bytes).await.unwrap();
+        let mut ack = [0u8; 6];
+        tls.read_exact(&mut ack).await.unwrap();
+        ack
+    });
+    assert_eq!(acked, *b"2A\0\0\0\x01");
+    assert_eq!(running.records(1)[0]["body"]["stringValue"], "event 42");
 }

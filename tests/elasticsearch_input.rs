@@ -367,3 +367,45 @@ fn a_full_pipeline_answers_429_and_shutdown_503_so_clients_retry() {
         assert_eq!(retry_after.unwrap(), "1");
     }
 }
+
+#[test]
+fn https_with_the_servers_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = crate::support::syslog::certs(dir.path());
+    let c = |f: &str| certs.join(f).display().to_string();
+    let mut lf = Logferry::start(&format!(
+        r#"
+        [admin]
+        listen = "127.0.0.1:0"
+        [inputs.es]
+        type = "elasticsearch"
+        listen = "127.0.0.1:0"
+        tls = {{ cert_file = "{}", key_file = "{}" }}
+        [outputs.out]
+        type = "file"
+        inputs = ["es"]
+        path = "@DIR@/out.ndjson"
+        "#,
+        c("server.pem"),
+        c("server.key")
+    ));
+    let port = crate::support::otlp::port_of(&lf.running.listening("https://"));
+    let ca = reqwest::Certificate::from_pem(&std::fs::read(certs.join("ca.pem")).unwrap()).unwrap();
+    let runtime = crate::support::otlp::runtime();
+    let client = reqwest::Client::builder()
+        .add_root_certificate(ca)
+        .build()
+        .unwrap();
+    let (status, body) = runtime.block_on(async move {
+        let r = client
+            .post(format!("https://localhost:{port}/_bulk"))
+            .header("content-type", "application/json")
+            .body(filebeat_event(9))
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    });
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(lf.records(1)[0]["body"]["stringValue"], "line 9");
+}
