@@ -58,9 +58,9 @@ fn logrotate_bin() -> &'static str {
 }
 
 /// Real logrotate rotates `app.log` every 150 ms while a writer appends 3000 numbered
-/// lines: in each mode every line arrives exactly once. (In copytruncate modes the writer
-/// pauses while logrotate runs: a line written between logrotate's copy and its truncate
-/// is destroyed by logrotate itself, as its manual says, before any reader could see it.)
+/// lines: in each mode every line arrives exactly once. (The writer pauses while logrotate
+/// runs: in copytruncate modes a line written between logrotate's copy and its truncate is
+/// destroyed by logrotate itself, as its manual says, before any reader could see it.)
 #[test]
 fn logrotate_in_every_mode_loses_and_repeats_nothing() {
     for (mode, directives, reopen) in [
@@ -96,6 +96,7 @@ fn logrotate_in_every_mode_loses_and_repeats_nothing() {
             std::thread::spawn(move || {
                 let mut file = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
                 for i in 0..total {
+                    let guard = pause.lock().unwrap();
                     if reopen {
                         // Like an application that reopens its log for every write.
                         file = std::fs::OpenOptions::new()
@@ -104,7 +105,6 @@ fn logrotate_in_every_mode_loses_and_repeats_nothing() {
                             .open(&log)
                             .unwrap();
                     }
-                    let guard = pause.lock().unwrap();
                     file.write_all(format!("line {i}\n").as_bytes()).unwrap();
                     drop(guard);
                     if i % 10 == 0 {
@@ -116,7 +116,11 @@ fn logrotate_in_every_mode_loses_and_repeats_nothing() {
         let mut rotations = 0;
         while !writer.is_finished() {
             std::thread::sleep(Duration::from_millis(150));
-            let _paused = (!reopen).then(|| pause.lock().unwrap());
+            // The writer waits while logrotate runs: in copytruncate modes a line written
+            // between the copy and the truncate would be destroyed by logrotate itself; in
+            // create modes a writer re-creating the file between logrotate's rename and its
+            // create makes logrotate fail ("File exists").
+            let _paused = pause.lock().unwrap();
             let out = std::process::Command::new(logrotate_bin())
                 .args(["-f", "-s"])
                 .arg(setup.path("logrotate.state"))

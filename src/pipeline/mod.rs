@@ -39,6 +39,9 @@ use tokio_util::sync::CancellationToken;
 /// are where records wait; this only smooths hand-over.
 const INPUT_QUEUE_BATCHES: usize = 4;
 
+/// After the shutdown deadline, how long inputs may take to answer their senders.
+const INPUT_GRACE: Duration = Duration::from_secs(2);
+
 /// An input to start.
 pub struct InputSpec {
     pub name: String,
@@ -200,14 +203,29 @@ impl Pipeline {
                 "shutdown deadline passed; abandoning undelivered records"
             );
             self.hard_stop.cancel();
-            self.inputs.abort_all();
+            // Drivers settle what is left as abandoned, which resolves acknowledgements; the
+            // inputs then get a moment to tell their senders so (503, no ACK, no checkpoint)
+            // before they are stopped.
+            while self.drivers.join_next().await.is_some() {}
+            let inputs = &mut self.inputs;
+            let mut exits = Vec::new();
+            let grace = async {
+                while let Some(joined) = inputs.join_next().await {
+                    exits.push(joined);
+                }
+            };
+            if tokio::time::timeout(INPUT_GRACE, grace).await.is_err() {
+                self.inputs.abort_all();
+            }
+            for joined in exits {
+                self.note_input_exit(joined);
+            }
             while let Some(joined) = self.inputs.join_next().await {
                 if !matches!(&joined, Err(e) if e.is_cancelled()) {
                     self.note_input_exit(joined);
                 }
             }
             while self.routers.join_next().await.is_some() {}
-            while self.drivers.join_next().await.is_some() {}
         }
         self.failed_inputs
     }
