@@ -17,5 +17,6 @@ mod operating;
 mod otlp_input;
 mod otlp_output;
 mod otlp_peers;
+mod sender_recipes;
 mod syslog_input;
 mod syslog_peers;

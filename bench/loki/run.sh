@@ -42,7 +42,7 @@ listen = ["tcp://127.0.0.1:$port"]
 type = "loki"
 inputs = ["syslog"]
 endpoint = "http://127.0.0.1:$sink"
-labels = { job = "bench", host = "{{ resource.host.name }}", app = "{{ attributes.syslog.appname }}", level = "{{ severity }}", input = "{{ input }}" }
+labels = { job = "bench", host = "{{ resource.host.name }}", app = "{{ resource.service.name }}", level = "{{ severity }}", input = "{{ input }}" }
 TOML
   "$BIN" --config "$WORK/loki.toml" 2>"$WORK/logferry.log" & pid=$!; PIDS+=($pid)
   wait_port "$port"
