@@ -241,7 +241,7 @@ install_deb() {
   systemd-analyze verify "$UNIT" >"$WORK/verify" 2>&1   # warnings alone exit 0: none allowed
   cat "$WORK/verify"
   [ ! -s "$WORK/verify" ]
-  refute grep -q '^ExecReload' "$UNIT"
+  grep -q '^ExecReload=/bin/kill -HUP \$MAINPID' "$UNIT"
   [ "$(stat -c %U /var/lib/logferry)" = logferry ]
   [ "$(stat -c %U /var/log/logferry)" = logferry ]
   runuser -u logferry -- /usr/bin/logferry validate --config /etc/logferry/logferry.toml
@@ -287,6 +287,16 @@ systemd_in_container() {
   [ "$caps" = 0000000000000400 ]                 # CAP_NET_BIND_SERVICE alone
   wait_for 20 podman exec "$name" sh -c "logger --tcp -n 127.0.0.1 -P 514 -t pkgtest '$MARK-systemd-tcp' && logger --udp -n 127.0.0.1 -P 514 -t pkgtest '$MARK-systemd-udp'"
   wait_for 10 podman exec "$name" sh -c "grep -q '\"$MARK-systemd-tcp\"' /var/log/logferry/syslog.ndjson && grep -q '\"$MARK-systemd-udp\"' /var/log/logferry/syslog.ndjson"
+  # systemctl reload: an invalid config fails the reload and the service keeps running;
+  # a valid changed one is applied (SIGHUP) and the service goes on delivering.
+  podman exec "$name" sh -c 'cp /etc/logferry/logferry.toml /tmp/good.toml && echo "[broken" >> /etc/logferry/logferry.toml'
+  refute podman exec "$name" systemctl reload logferry
+  podman exec "$name" systemctl is-active --quiet logferry
+  podman exec "$name" sh -c 'cp /tmp/good.toml /etc/logferry/logferry.toml && echo "# reloaded by packaging/test.sh" >> /etc/logferry/logferry.toml'
+  podman exec "$name" systemctl reload logferry
+  wait_for 20 podman exec "$name" sh -c "journalctl -u logferry --no-pager | grep -q 'reloaded'"
+  wait_for 20 podman exec "$name" sh -c "logger --tcp -n 127.0.0.1 -P 514 -t pkgtest '$MARK-after-reload'"
+  wait_for 10 podman exec "$name" sh -c "grep -q '\"$MARK-after-reload\"' /var/log/logferry/syslog.ndjson"
   podman exec "$name" systemctl stop logferry
   refute podman exec "$name" systemctl is-failed --quiet logferry
   podman rm -f -t 10 "$name"

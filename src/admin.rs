@@ -12,16 +12,28 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tokio_util::sync::CancellationToken;
 
+/// The running pipeline's counters; a reload swaps in the new pipeline's.
+pub type SharedTelemetry = Arc<std::sync::RwLock<Telemetry>>;
+
 #[derive(Clone)]
 struct AdminState {
-    telemetry: Telemetry,
+    telemetry: SharedTelemetry,
     ready: Arc<AtomicBool>,
+}
+
+impl AdminState {
+    fn telemetry(&self) -> Telemetry {
+        self.telemetry
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
 }
 
 /// Serves the admin endpoints on `listener` until `shutdown` fires.
 pub async fn serve(
     listener: tokio::net::TcpListener,
-    telemetry: Telemetry,
+    telemetry: SharedTelemetry,
     ready: Arc<AtomicBool>,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
@@ -50,12 +62,12 @@ async fn metrics_handler(State(state): State<AdminState>) -> impl IntoResponse {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.telemetry.render_prometheus(),
+        state.telemetry().render_prometheus(),
     )
 }
 
 async fn ledger_handler(State(state): State<AdminState>) -> impl IntoResponse {
-    let snapshot = state.telemetry.ledger();
+    let snapshot = state.telemetry().ledger();
     let balance = snapshot.check_balance();
     let routes: Vec<serde_json::Value> = snapshot
         .routes

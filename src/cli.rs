@@ -99,7 +99,7 @@ pub fn main() -> ExitCode {
             );
             ExitCode::SUCCESS
         }
-        None => match run(config, specs) {
+        None => match run(config, specs, cli.config.clone()) {
             Ok(code) => code,
             Err(e) => {
                 tracing::error!("{e:#}");
@@ -135,19 +135,23 @@ fn init_logging(format: LogFormat, filter: &str) {
     }
 }
 
-fn run(config: Config, specs: Specs) -> anyhow::Result<ExitCode> {
+fn run(config: Config, specs: Specs, path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("logferry")
         .build()
         .context("starting the async runtime")?;
-    let result = runtime.block_on(run_async(config, specs));
+    let result = runtime.block_on(run_async(config, specs, path));
     // A blocking read of stdin cannot be cancelled; do not wait for it once drained.
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));
     result
 }
 
-async fn run_async(config: Config, (inputs, outputs): Specs) -> anyhow::Result<ExitCode> {
+async fn run_async(
+    mut config: Config,
+    (inputs, outputs): Specs,
+    path: Option<PathBuf>,
+) -> anyhow::Result<ExitCode> {
     let mut signals = crate::shutdown::Signals::install().context("installing signal handlers")?;
     let stop_admin = CancellationToken::new();
     let ready = Arc::new(AtomicBool::new(false));
@@ -162,10 +166,11 @@ async fn run_async(config: Config, (inputs, outputs): Specs) -> anyhow::Result<E
     };
 
     let mut pipeline = Pipeline::start(inputs, outputs);
+    let shared_telemetry = Arc::new(std::sync::RwLock::new(pipeline.telemetry()));
     let admin = admin_listener.map(|listener| {
         tokio::spawn(crate::admin::serve(
             listener,
-            pipeline.telemetry(),
+            Arc::clone(&shared_telemetry),
             Arc::clone(&ready),
             stop_admin.clone(),
         ))
@@ -179,31 +184,61 @@ async fn run_async(config: Config, (inputs, outputs): Specs) -> anyhow::Result<E
         "logferry started"
     );
 
-    tokio::select! {
-        _ = pipeline.inputs_finished() => tracing::info!("inputs finished; draining outputs"),
-        signal = signals.recv() => {
-            tracing::info!(signal, deadline = %config.shutdown_timeout, "stopping: draining outputs");
-            tokio::spawn(async move {
-                let again = signals.recv().await;
-                tracing::warn!(signal = again, "second signal: exiting without draining");
-                std::process::exit(1);
-            });
+    let mut text = path
+        .as_deref()
+        .and_then(|p| std::fs::read_to_string(p).ok());
+    loop {
+        let signal = tokio::select! {
+            _ = pipeline.inputs_finished() => None,
+            signal = signals.recv() => Some(signal),
+        };
+        match signal {
+            None => {
+                tracing::info!("inputs finished; draining outputs");
+                break;
+            }
+            Some("SIGHUP") => {
+                let Some((new_config, (inputs, outputs))) = reload(path.as_deref(), &mut text)
+                else {
+                    continue;
+                };
+                ready.store(false, Ordering::Relaxed);
+                let failed = finish(pipeline, &config).await;
+                if !failed.is_empty() {
+                    tracing::error!(inputs = ?failed, "the replaced pipeline had failures");
+                }
+                pipeline = Pipeline::start(inputs, outputs);
+                *shared_telemetry.write().unwrap_or_else(|e| e.into_inner()) = pipeline.telemetry();
+                ready.store(true, Ordering::Relaxed);
+                if new_config.admin != config.admin {
+                    tracing::warn!("admin settings changed: they take effect at the next restart");
+                }
+                config = new_config;
+                tracing::info!(
+                    config = %config.origin.display(),
+                    inputs = config.inputs.len(),
+                    outputs = config.outputs.len(),
+                    "reloaded"
+                );
+            }
+            Some(signal) => {
+                tracing::info!(signal, deadline = %config.shutdown_timeout, "stopping: draining outputs");
+                tokio::spawn(async move {
+                    let again = signals.recv_stop().await;
+                    tracing::warn!(signal = again, "second signal: exiting without draining");
+                    std::process::exit(1);
+                });
+                break;
+            }
         }
     }
     ready.store(false, Ordering::Relaxed);
-    let telemetry = pipeline.telemetry();
-    let failed = pipeline.shutdown(config.shutdown_timeout.0).await;
+    let failed = finish(pipeline, &config).await;
     stop_admin.cancel();
     if let Some(admin) = admin {
         let _ = admin.await;
     }
-
-    let ledger = telemetry.ledger();
-    for r in &ledger.routes {
-        tracing::info!(input = %r.input, output = %r.output, received = ledger.received(&r.input), delivered = r.delivered, rejected = r.rejected, dropped = r.dropped, buffered = r.buffered, "final record count");
-    }
-    if let Err(e) = ledger.check_balance() {
-        tracing::error!("record ledger does not balance: {e}");
+    if failed.iter().any(|f| f == UNBALANCED) {
         return Ok(ExitCode::FAILURE);
     }
     if !failed.is_empty() {
@@ -212,4 +247,62 @@ async fn run_async(config: Config, (inputs, outputs): Specs) -> anyhow::Result<E
     }
     tracing::info!("stopped cleanly");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Marks a pipeline whose ledger did not balance in `finish`'s answer.
+const UNBALANCED: &str = "<ledger does not balance>";
+
+/// Drains and stops a pipeline, logs its final counts, and returns the inputs that failed
+/// (with [`UNBALANCED`] when its ledger does not balance).
+async fn finish(pipeline: Pipeline, config: &Config) -> Vec<String> {
+    let telemetry = pipeline.telemetry();
+    let mut failed = pipeline.shutdown(config.shutdown_timeout.0).await;
+    let ledger = telemetry.ledger();
+    for r in &ledger.routes {
+        tracing::info!(input = %r.input, output = %r.output, received = ledger.received(&r.input), delivered = r.delivered, rejected = r.rejected, dropped = r.dropped, buffered = r.buffered, "final record count");
+    }
+    if let Err(e) = ledger.check_balance() {
+        tracing::error!("record ledger does not balance: {e}");
+        failed.push(UNBALANCED.into());
+    }
+    failed
+}
+
+/// Re-reads the config file for SIGHUP: the new config and its built components when the
+/// file changed and is valid; `None` (with the reason logged) when there is no file, it is
+/// unchanged, or it is invalid — the running config then stays.
+fn reload(
+    path: Option<&std::path::Path>,
+    last_text: &mut Option<String>,
+) -> Option<(Config, Specs)> {
+    let Some(path) = path else {
+        tracing::warn!("SIGHUP: running the embedded default config, nothing to reload");
+        return None;
+    };
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) => {
+            tracing::error!(config = %path.display(), error = %e, "reload refused: cannot read the config; the running config stays");
+            return None;
+        }
+    };
+    if last_text.as_deref() == Some(text.as_str()) {
+        tracing::info!(config = %path.display(), "SIGHUP: config unchanged");
+        return None;
+    }
+    let built = Config::load(path).and_then(|config| {
+        let specs = config.build()?;
+        Ok((config, specs))
+    });
+    match built {
+        Ok((config, specs)) => {
+            *last_text = Some(text);
+            tracing::info!(config = %path.display(), "SIGHUP: config changed and valid; restarting the pipeline (outputs drain first)");
+            Some((config, specs))
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "reload refused: the new config is invalid; the running config stays");
+            None
+        }
+    }
 }

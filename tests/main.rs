@@ -17,6 +17,7 @@ mod operating;
 mod otlp_input;
 mod otlp_output;
 mod otlp_peers;
+mod reload;
 mod sender_recipes;
 mod syslog_input;
 mod syslog_peers;
