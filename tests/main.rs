@@ -6,6 +6,7 @@ mod architecture;
 mod beats_input;
 mod cli;
 mod config_errors;
+mod container_logs;
 mod elasticsearch_input;
 mod file_delivery;
 mod file_input;

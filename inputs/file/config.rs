@@ -13,6 +13,18 @@ pub enum ReadFrom {
     End,
 }
 
+/// How lines are read.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// Each line (or multiline group) is a record, as written.
+    #[default]
+    Lines,
+    /// Kubernetes container logs (`<time> <stream> <P|F> <message>`): partial lines joined,
+    /// time and stream parsed, the pod's identity from the path (see `cri.rs`).
+    Cri,
+}
+
 /// The file tailer's config.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -73,6 +85,9 @@ pub struct FileInputConfig {
     /// be recognized downstream. Default false.
     #[serde(default)]
     pub record_uid: bool,
+    /// `lines` (default) or `cri` (Kubernetes container logs).
+    #[serde(default)]
+    pub format: Format,
 }
 
 fn default_fingerprint_bytes() -> ByteSize {
@@ -108,6 +123,9 @@ impl FileInputConfig {
     pub fn check(&self) -> Result<(), String> {
         if self.include.is_empty() {
             return Err("include: expected at least one glob pattern".into());
+        }
+        if self.format == Format::Cri && self.multiline.is_some() {
+            return Err("multiline: cannot be combined with format = \"cri\" (container runtimes already join a message's lines with their P/F tags)".into());
         }
         for (key, patterns) in [("include", &self.include), ("exclude", &self.exclude)] {
             for p in patterns {

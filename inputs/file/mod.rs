@@ -16,6 +16,10 @@
 //!   longer than `max_line_bytes`; optionally `log.record.uid`.
 //! - **Multiline**: `multiline = { start = "^\\d{4}-" }` (or `continuation = "^\\s"`) joins
 //!   the lines of a stack trace into one record; positions advance only past whole groups.
+//! - **Container logs**: `format = "cri"` reads Kubernetes' `/var/log/pods` and
+//!   `/var/log/containers` files: the runtime's time and stream (`log.iostream`) parsed, a
+//!   message split into partial (`P`) lines joined, and the pod's namespace, name, uid and
+//!   container taken from the path onto the resource (`cri.rs`).
 //! - **Wake-ups**: inotify events on the patterns' directories trigger a read (and, for
 //!   created, removed or renamed files, a discovery) at once; polling every
 //!   `poll_interval` remains the source of truth for filesystems that send no events.
@@ -24,13 +28,14 @@
 
 mod checkpoint;
 mod config;
+mod cri;
 mod discovery;
 mod identity;
 mod multiline;
 mod tailer;
 mod watch;
 
-pub use config::{FileInputConfig, ReadFrom};
+pub use config::{FileInputConfig, Format, ReadFrom};
 pub use multiline::MultilineConfig;
 
 use crate::ack::AckToken;
@@ -121,6 +126,7 @@ impl Tail {
             record_uid: c.record_uid,
             // Compiled (and checked) in `build` already.
             multiline: c.multiline.as_ref().and_then(|m| m.compile().ok()),
+            cri: c.format == config::Format::Cri,
         };
         let exclude = c
             .exclude

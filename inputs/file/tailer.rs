@@ -2,6 +2,7 @@
 //! offsets are in flight so the delivered position advances only over acknowledged lines.
 
 use super::checkpoint::Checkpoint;
+use super::cri::{Joiner, Message};
 use super::identity::{FileKey, Fingerprint};
 use super::multiline::{Grouper, Piece, Rule};
 use crate::ack::{AckReceiver, Delivery};
@@ -22,6 +23,8 @@ pub(crate) struct Limits {
     pub unterminated_line_timeout: Duration,
     pub record_uid: bool,
     pub multiline: Option<Rule>,
+    /// Lines are Kubernetes container logs (CRI format).
+    pub cri: bool,
 }
 
 /// A sent batch: where it ends in the file, its acknowledgement, the epoch it was read in
@@ -43,6 +46,8 @@ pub(crate) struct Tailer {
     gzip: Option<Box<flate2::read::MultiGzDecoder<File>>>,
     fingerprint: Fingerprint,
     uid_seed: Option<u64>,
+    /// With `format = "cri"`: joins partial container-log lines.
+    cri: Option<Joiner>,
     resource: Arc<Resource>,
     /// Offset of the next byte to read from the file.
     read_offset: u64,
@@ -86,14 +91,18 @@ impl Tailer {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
+        let mut attributes = vec![
+            (
+                Str::from_static("log.file.path"),
+                AnyValue::from(path.display().to_string()),
+            ),
+            (Str::from_static("log.file.name"), AnyValue::from(name)),
+        ];
+        if limits.cri {
+            attributes.extend(super::cri::kubernetes_resource(&path));
+        }
         let resource = Arc::new(Resource {
-            attributes: vec![
-                (
-                    Str::from_static("log.file.path"),
-                    AnyValue::from(path.display().to_string()),
-                ),
-                (Str::from_static("log.file.name"), AnyValue::from(name)),
-            ],
+            attributes,
             ..Resource::default()
         });
         Ok(Tailer {
@@ -111,6 +120,7 @@ impl Tailer {
                 .multiline
                 .clone()
                 .map(|rule| Grouper::new(rule, limits.max_line_bytes)),
+            cri: limits.cri.then(Joiner::default),
             committed: offset,
             in_flight: VecDeque::new(),
             truncated_pieces: 0,
@@ -160,6 +170,13 @@ impl Tailer {
 
     /// A line (or piece of one) goes to the multiline grouper, or straight out.
     fn emit(&mut self, piece: Piece, observed: u64, limits: &Limits, out: &mut Vec<LogRecord>) {
+        if let Some(joiner) = &mut self.cri {
+            if let Some(message) = joiner.push(piece) {
+                self.emitted = message.piece.end;
+                out.push(self.cri_record(message, observed, limits));
+            }
+            return;
+        }
         let done = match &mut self.grouper {
             Some(g) => g.push(piece),
             None => Some(piece),
@@ -178,6 +195,10 @@ impl Tailer {
         limits: &Limits,
         out: &mut Vec<LogRecord>,
     ) {
+        if !stale_only && let Some(message) = self.cri.as_mut().and_then(Joiner::flush) {
+            self.emitted = message.piece.end;
+            out.push(self.cri_record(message, observed, limits));
+        }
         let done = match &mut self.grouper {
             Some(g) if stale_only => g.flush_if_stale(),
             Some(g) => g.flush(),
@@ -297,6 +318,23 @@ impl Tailer {
         };
         self.uid_seed = Some(seed);
         seed
+    }
+
+    fn cri_record(&mut self, message: Message, observed: u64, limits: &Limits) -> LogRecord {
+        let mut record = self.record(message.piece, observed, limits);
+        match message.error {
+            None => {
+                record.time_unix_nano = message.time;
+                record.attributes.push((
+                    Str::from_static("log.iostream"),
+                    AnyValue::from(message.stream),
+                ));
+            }
+            Some(error) => record
+                .attributes
+                .push((Str::from_static("log.parse_error"), AnyValue::from(error))),
+        }
+        record
     }
 
     fn record(&mut self, piece: Piece, observed: u64, limits: &Limits) -> LogRecord {
