@@ -144,3 +144,25 @@ fn interpolation_fills_values_and_defaults() {
     );
     assert!(setup.path("fallback.ndjson").exists());
 }
+
+/// The configuration reference in the README is a valid config: every key it shows exists,
+/// with a value of the right shape.
+#[test]
+fn the_readme_configuration_reference_is_a_valid_config() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let start = readme.find("```toml\n").expect("a toml block") + "```toml\n".len();
+    let block = &readme[start..start + readme[start..].find("\n```").unwrap()];
+    let config = logferry::config::Config::from_text(block, std::path::Path::new("README.md"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    config.build().unwrap_or_else(|e| panic!("{e}"));
+    // Every plugin's options are shown.
+    let inputs: Vec<&str> = config.inputs.iter().map(|i| i.plugin.kind()).collect();
+    for kind in logferry::inputs::InputPlugin::TYPES {
+        assert!(inputs.contains(kind), "the README shows no {kind} input");
+    }
+    let outputs: Vec<&str> = config.outputs.iter().map(|o| o.plugin.kind()).collect();
+    for kind in logferry::outputs::OutputPlugin::TYPES {
+        assert!(outputs.contains(kind), "the README shows no {kind} output");
+    }
+}
