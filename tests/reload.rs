@@ -23,8 +23,11 @@ fn config(port: u16, out: &std::path::Path) -> String {
     )
 }
 
+/// Sends one message, reconnecting as a syslog sender does while the listener restarts.
 fn send(port: u16, message: &str) {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut s = eventually(Duration::from_secs(10), "the syslog listener", || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+    });
     writeln!(s, "<13>1 2026-11-29T10:00:00Z host app - - - {message}").unwrap();
 }
 
