@@ -54,6 +54,17 @@ impl Str {
         }
     }
 
+    /// The text from byte `from` on, reusing this string's storage without touching its
+    /// reference count; `None` unless `from` is a character boundary.
+    pub fn into_tail(self, from: usize) -> Option<Str> {
+        if !self.as_str().is_char_boundary(from) {
+            return None;
+        }
+        let mut bytes = self.0;
+        bytes::Buf::advance(&mut bytes, from);
+        Some(Str(bytes))
+    }
+
     /// A sub-string sharing this one's storage, without re-validating it; `None` unless
     /// both ends fall on character boundaries.
     pub fn slice(&self, range: std::ops::Range<usize>) -> Option<Str> {

@@ -119,7 +119,7 @@ pub fn parse(line: Bytes, opts: &ParseOptions) -> Parsed {
     line.truncate(end);
     let line = Line::new(line);
     match read(&line, opts) {
-        Ok((pri, fields)) => assemble(pri, fields),
+        Ok((pri, fields)) => assemble(pri, fields, line),
         Err(error) => unreadable(line, error),
     }
 }
@@ -152,13 +152,13 @@ struct Fields {
     procid: Option<Str>,
     msgid: Option<Str>,
     structured_data: Option<Attributes>,
-    /// `None`: the message has no MSG.
-    msg: Option<Str>,
+    /// Where MSG starts (see [`msg_start`]); `None`: the message has no MSG.
+    msg: Option<usize>,
     sequence: Option<i64>,
     clock_synced: Option<bool>,
 }
 
-fn assemble(pri: Option<Pri>, f: Fields) -> Parsed {
+fn assemble(pri: Option<Pri>, f: Fields, line: Line) -> Parsed {
     let key = Str::from_static;
     let mut attributes = Vec::with_capacity(
         usize::from(pri.is_some())
@@ -197,7 +197,10 @@ fn assemble(pri: Option<Pri>, f: Fields) -> Parsed {
         time_unix_nano: f.time_unix_nano,
         severity_number: pri.map_or(0, Pri::severity_number),
         severity_text: pri.map_or_else(Str::new, |p| Str::from_static(p.severity_text())),
-        body: f.msg.map_or(AnyValue::Empty, AnyValue::String),
+        // MSG runs to the end: it takes the line's own storage (no reference-count traffic).
+        body: f
+            .msg
+            .map_or(AnyValue::Empty, |start| AnyValue::String(line.tail(start))),
         attributes,
         ..LogRecord::default()
     };
@@ -235,6 +238,15 @@ impl Line {
         self.0.as_bytes()
     }
 
+    /// The text from `start` to the end, taking the line's storage.
+    fn tail(self, start: usize) -> Str {
+        if self.0.is_char_boundary(start) {
+            self.0.into_tail(start).expect("a character boundary")
+        } else {
+            Str::from_utf8_lossy(self.0.as_bytes().slice(start..))
+        }
+    }
+
     /// A field; `range` lies on ASCII boundaries, so this never copies.
     fn slice(&self, range: Range<usize>) -> Str {
         self.0
@@ -243,11 +255,11 @@ impl Line {
     }
 }
 
-/// MSG from `start` to the end, without a leading UTF-8 BOM, and without one leading
-/// space: rsyslog keeps the space after a BSD tag's colon in its message property and sends
-/// it on (`- - -  hello`); like rsyslog's own `remove.msgFirstSpace`, it is dropped so the
-/// same message reads the same whichever way it came.
-fn msg(line: &Line, start: usize) -> Str {
+/// Where MSG from `start` begins: after a leading UTF-8 BOM, and after one leading space:
+/// rsyslog keeps the space after a BSD tag's colon in its message property and sends it on
+/// (`- - -  hello`); like rsyslog's own `remove.msgFirstSpace`, it is dropped so the same
+/// message reads the same whichever way it came.
+fn msg(line: &Line, start: usize) -> usize {
     let bytes = line.bytes();
     let mut start = start.min(bytes.len());
     if bytes[start..].starts_with(b"\xEF\xBB\xBF") {
@@ -256,5 +268,5 @@ fn msg(line: &Line, start: usize) -> Str {
     if bytes[start..].starts_with(b" ") {
         start += 1;
     }
-    line.slice(start..bytes.len())
+    start
 }

@@ -37,7 +37,8 @@ pub enum SdError {
 pub(super) fn parse(line: &Line, start: usize) -> Result<(Attributes, usize), SdError> {
     let b = line.bytes();
     let mut i = start;
-    let mut elements: Attributes = Vec::new();
+    // Sized for the common case (one element of a few parameters): no regrowth.
+    let mut elements: Attributes = Vec::with_capacity(1);
     while b.get(i) == Some(&b'[') {
         i += 1;
         let id_end = name(b, i, SdError::BadId)?;
@@ -49,7 +50,7 @@ pub(super) fn parse(line: &Line, start: usize) -> Result<(Attributes, usize), Sd
         }
         let id = line.slice(i..id_end);
         i = id_end;
-        let mut params: Attributes = Vec::new();
+        let mut params: Attributes = Vec::with_capacity(4);
         loop {
             match b.get(i) {
                 Some(b']') => {
