@@ -184,9 +184,6 @@ async fn run_async(
         "logferry started"
     );
 
-    let mut text = path
-        .as_deref()
-        .and_then(|p| std::fs::read_to_string(p).ok());
     loop {
         let signal = tokio::select! {
             _ = pipeline.inputs_finished() => None,
@@ -198,8 +195,7 @@ async fn run_async(
                 break;
             }
             Some("SIGHUP") => {
-                let Some((new_config, (inputs, outputs))) = reload(path.as_deref(), &mut text)
-                else {
+                let Some((new_config, (inputs, outputs))) = reload(path.as_deref()) else {
                     continue;
                 };
                 ready.store(false, Ordering::Relaxed);
@@ -268,40 +264,26 @@ async fn finish(pipeline: Pipeline, config: &Config) -> Vec<String> {
     failed
 }
 
-/// Re-reads the config file for SIGHUP: the new config and its built components when the
-/// file changed and is valid; `None` (with the reason logged) when there is no file, it is
-/// unchanged, or it is invalid — the running config then stays.
-fn reload(
-    path: Option<&std::path::Path>,
-    last_text: &mut Option<String>,
-) -> Option<(Config, Specs)> {
+/// Re-reads the config file for SIGHUP: the new config and its built components when it
+/// is valid (even unchanged: files it names, such as TLS certificates, may have been
+/// renewed); `None` (with the reason logged) when there is no file or it is invalid — the
+/// running config then stays.
+fn reload(path: Option<&std::path::Path>) -> Option<(Config, Specs)> {
     let Some(path) = path else {
         tracing::warn!("SIGHUP: running the embedded default config, nothing to reload");
         return None;
     };
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) => {
-            tracing::error!(config = %path.display(), error = %e, "reload refused: cannot read the config; the running config stays");
-            return None;
-        }
-    };
-    if last_text.as_deref() == Some(text.as_str()) {
-        tracing::info!(config = %path.display(), "SIGHUP: config unchanged");
-        return None;
-    }
     let built = Config::load(path).and_then(|config| {
         let specs = config.build()?;
         Ok((config, specs))
     });
     match built {
-        Ok((config, specs)) => {
-            *last_text = Some(text);
-            tracing::info!(config = %path.display(), "SIGHUP: config changed and valid; restarting the pipeline (outputs drain first)");
-            Some((config, specs))
+        Ok(built) => {
+            tracing::info!(config = %path.display(), "SIGHUP: config valid; restarting the pipeline with it (outputs drain first)");
+            Some(built)
         }
         Err(e) => {
-            tracing::error!(error = %e, "reload refused: the new config is invalid; the running config stays");
+            tracing::error!(error = %e, "reload refused: the config is invalid; the running config stays");
             None
         }
     }

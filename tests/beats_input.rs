@@ -136,16 +136,33 @@ fn windows_plain_compressed_and_pipelined_are_acknowledged_after_delivery() {
     let mut s = connect(&address);
     s.write_all(&window(0)).unwrap();
     assert_eq!(ack(&mut s), 0);
-    let mut d = window(1);
+    // A v1 window (logstash-forwarder style) is answered with v1 ACKs.
+    let mut d = b"1W\0\0\0\x01".to_vec();
     d.extend_from_slice(b"1D\0\0\0\x01\0\0\0\x02");
     for part in ["line", "from v1", "host", "old-forwarder"] {
         d.extend_from_slice(&(part.len() as u32).to_be_bytes());
         d.extend_from_slice(part.as_bytes());
     }
     s.write_all(&d).unwrap();
-    assert_eq!(ack(&mut s), 1);
+    let mut b = [0u8; 6];
+    s.read_exact(&mut b).unwrap();
+    assert_eq!(b, *b"1A\0\0\0\x01");
     let records = lf.records(10);
     assert_eq!(records[9]["body"]["stringValue"], "from v1");
+    // Twelve windows in one write: more than are read ahead per connection; the rest wait
+    // in the buffer and every one is acknowledged, in order.
+    let mut s = connect(&address);
+    let mut bytes = Vec::new();
+    for i in 0..12 {
+        bytes.extend(window(1));
+        bytes.extend(json(1, &event(100 + i)));
+    }
+    s.write_all(&bytes).unwrap();
+    for _ in 0..12 {
+        assert_eq!(ack(&mut s), 1);
+    }
+    let records = lf.records(22);
+    assert_eq!(records[21]["body"]["stringValue"], "event 111");
 }
 
 #[test]

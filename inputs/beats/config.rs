@@ -20,7 +20,8 @@ pub struct BeatsConfig {
     /// Default 16384 (Filebeat sends at most `bulk_max_size`, 2048 by default).
     #[serde(default = "default_max_window")]
     pub max_window: u32,
-    /// Largest frame, and largest decompressed content of a compressed frame. Default 64 MiB.
+    /// Largest frame, largest decompressed content of a compressed frame, and most bytes of
+    /// events in one window. Default 64 MiB.
     #[serde(default = "default_max_frame_bytes")]
     pub max_frame_bytes: ByteSize,
     /// A connection with nothing to read and nothing pending this long is closed. Default

@@ -39,6 +39,10 @@ struct Window {
     /// 1..N; some clients (pylogbeat) keep counting across windows, so, as Logstash does,
     /// the ACK names the last event received rather than the window's size.
     last_seq: u32,
+    /// `b'1'` or `b'2'`: ACKs answer in the window's own protocol version.
+    version: u8,
+    /// Bytes of the events received so far (bounded by `max_frame_bytes`).
+    bytes: u64,
 }
 
 enum Event {
@@ -91,7 +95,7 @@ pub(crate) async fn serve(
             biased;
             _ = shutdown.cancelled(), if !stopping => Event::Stop,
             verdict = async {
-                let (_, rx) = conn.pending.front_mut().expect("checked");
+                let (_, _, rx) = conn.pending.front_mut().expect("checked");
                 rx.wait_for(settings.keepalive).await
             }, if waiting => Event::Verdict(verdict),
             read = reader.read_buf(&mut buf), if can_read => Event::Read(read),
@@ -103,16 +107,27 @@ pub(crate) async fn serve(
                 tracing::debug!(input = %cx.name, peer = %who, "closing idle Beats connection");
                 break Ok(());
             }
-            Event::Verdict(None) => conn.acks.push(0),
+            Event::Verdict(None) => {
+                let version = conn.pending.front().map_or(b'2', |p| p.0);
+                conn.acks.push((version, 0));
+            }
             Event::Verdict(Some(delivery)) => {
-                let (seq, _) = conn.pending.pop_front().expect("checked");
+                let (version, seq, _) = conn.pending.pop_front().expect("checked");
                 match delivery {
-                    Delivery::Delivered => conn.acks.push(seq),
+                    Delivery::Delivered => conn.acks.push((version, seq)),
                     // Refused for good downstream (counted there): resending cannot help.
-                    Delivery::Rejected { .. } => conn.acks.push(seq),
+                    Delivery::Rejected { .. } => conn.acks.push((version, seq)),
                     Delivery::Abandoned { .. } => {
                         break Err("the pipeline stopped before the window was delivered; the sender will resend it".into());
                     }
+                }
+                // Frames left in the buffer when the pending limit was reached.
+                if !stopping
+                    && !buf.is_empty()
+                    && let Err(e) = conn.frames(&mut buf, cx)
+                {
+                    cx.metrics.errors.add(1);
+                    break Err(e.to_string());
                 }
             }
             Event::Read(Ok(0)) => break Ok(()),
@@ -130,8 +145,8 @@ pub(crate) async fn serve(
         }
         if !conn.acks.is_empty() {
             let mut out = Vec::with_capacity(conn.acks.len() * 6);
-            for seq in conn.acks.drain(..) {
-                out.extend_from_slice(&frame::ack(seq));
+            for (version, seq) in conn.acks.drain(..) {
+                out.extend_from_slice(&frame::ack(version, seq));
             }
             if let Err(e) = writer.write_all(&out).await {
                 break Err(format!("cannot send ACK: {e}"));
@@ -152,10 +167,12 @@ struct Conn {
     settings: Settings,
     mapper: EcsMapper,
     window: Option<Window>,
-    pending: VecDeque<(u32, AckReceiver)>,
+    /// Windows handed to the pipeline: the protocol version and sequence number to ACK,
+    /// and the verdict to come.
+    pending: VecDeque<(u8, u32, AckReceiver)>,
     peer: Option<AnyValue>,
-    /// ACKs to write after this event.
-    acks: Vec<u32>,
+    /// ACKs to write after this event: (version, sequence number).
+    acks: Vec<(u8, u32)>,
 }
 
 /// Why a connection must close.
@@ -169,8 +186,12 @@ enum ConnError {
 
 impl Conn {
     /// Handles every whole frame in `buf`.
+    /// Handles the whole frames in `buf`, until MAX_PENDING windows wait for delivery (the
+    /// rest stay in `buf` until a verdict frees a place).
     fn frames(&mut self, buf: &mut BytesMut, cx: &InputContext) -> Result<(), ConnError> {
-        while let Some(frame) = frame::next(buf, self.settings.max_frame)? {
+        while self.pending.len() < MAX_PENDING
+            && let Some(frame) = frame::next(buf, self.settings.max_frame)?
+        {
             match frame {
                 Frame::Compressed(content) => {
                     for inner in frame::inner(content, self.settings.max_frame)? {
@@ -186,7 +207,7 @@ impl Conn {
     fn frame(&mut self, frame: Frame, cx: &InputContext) -> Result<(), ConnError> {
         let observed = now_unix_nano();
         let record = match frame {
-            Frame::Window(n) => {
+            Frame::Window(version, n) => {
                 if self.window.is_some() {
                     return Err(ConnError::Protocol(
                         "window frame before the previous window was complete".into(),
@@ -199,19 +220,21 @@ impl Conn {
                     )));
                 }
                 if n == 0 {
-                    self.acks.push(0);
+                    self.acks.push((version, 0));
                 } else {
                     self.window = Some(Window {
                         size: n,
                         records: Vec::with_capacity(n.min(4096) as usize),
                         last_seq: 0,
+                        version,
+                        bytes: 0,
                     });
                 }
                 return Ok(());
             }
             Frame::Compressed(_) => return Err(FrameError::Nested.into()),
             Frame::Json { seq, payload } => {
-                self.check_seq(seq)?;
+                self.check_seq(seq, payload.len())?;
                 let peer = self.peer_attribute();
                 match self.mapper.map(&payload, &payload, peer, observed) {
                     Ok(record) => record,
@@ -229,7 +252,8 @@ impl Conn {
                 }
             }
             Frame::Data { seq, pairs } => {
-                self.check_seq(seq)?;
+                let size = pairs.iter().map(|(k, v)| k.len() + v.len()).sum();
+                self.check_seq(seq, size)?;
                 v1_record(pairs, observed, self.peer_attribute())
             }
         };
@@ -249,13 +273,16 @@ impl Conn {
                     ack.abandoned(batch.records.len() as u64, "connection closing");
                 }
             }
-            self.pending.push_back((window.last_seq, rx));
+            self.pending
+                .push_back((window.version, window.last_seq, rx));
         }
         Ok(())
     }
 
-    /// An event must belong to a window and move its sequence forward.
-    fn check_seq(&mut self, seq: u32) -> Result<(), ConnError> {
+    /// An event must belong to a window, move its sequence forward, and keep the window's
+    /// events within `max_frame_bytes`.
+    fn check_seq(&mut self, seq: u32, size: usize) -> Result<(), ConnError> {
+        let max = self.settings.max_frame;
         match &mut self.window {
             None => Err(ConnError::Protocol(
                 "event frame before a window frame".into(),
@@ -264,8 +291,12 @@ impl Conn {
                 "sequence number {seq} does not follow {} in its window",
                 w.last_seq
             ))),
+            Some(w) if w.bytes + size as u64 > max => Err(ConnError::Protocol(format!(
+                "the window's events exceed max_frame_bytes ({max}) before it is complete"
+            ))),
             Some(w) => {
                 w.last_seq = seq;
+                w.bytes += size as u64;
                 Ok(())
             }
         }

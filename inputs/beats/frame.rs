@@ -16,7 +16,8 @@ use std::io::Read;
 /// One decoded frame.
 #[derive(Debug, PartialEq)]
 pub enum Frame {
-    Window(u32),
+    /// A window of that many events, in protocol version `b'1'` or `b'2'`.
+    Window(u8, u32),
     Json {
         seq: u32,
         payload: Bytes,
@@ -46,6 +47,10 @@ pub enum FrameError {
     Truncated,
 }
 
+/// Room made ahead of a large frame's bytes: a peer's length prefix alone does not get a
+/// buffer that size; it grows as the bytes arrive.
+const RESERVE_AHEAD: usize = 1 << 20;
+
 fn u32_at(b: &[u8], at: usize) -> u32 {
     u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
@@ -67,7 +72,7 @@ pub fn next(buf: &mut BytesMut, max: u64) -> Result<Option<Frame>, FrameError> {
             }
             let n = u32_at(buf, 2);
             buf.advance(6);
-            Ok(Some(Frame::Window(n)))
+            Ok(Some(Frame::Window(version, n)))
         }
         b'J' => {
             if !need(10) {
@@ -78,7 +83,7 @@ pub fn next(buf: &mut BytesMut, max: u64) -> Result<Option<Frame>, FrameError> {
                 return Err(FrameError::TooLarge(len, max));
             }
             if !need(10 + len as usize) {
-                buf.reserve(10 + len as usize - buf.len());
+                buf.reserve((10 + len as usize - buf.len()).min(RESERVE_AHEAD));
                 return Ok(None);
             }
             buf.advance(10);
@@ -94,7 +99,7 @@ pub fn next(buf: &mut BytesMut, max: u64) -> Result<Option<Frame>, FrameError> {
                 return Err(FrameError::TooLarge(len, max));
             }
             if !need(6 + len as usize) {
-                buf.reserve(6 + len as usize - buf.len());
+                buf.reserve((6 + len as usize - buf.len()).min(RESERVE_AHEAD));
                 return Ok(None);
             }
             buf.advance(6);
@@ -158,10 +163,10 @@ pub fn inner(content: Bytes, max: u64) -> Result<Vec<Frame>, FrameError> {
     Ok(frames)
 }
 
-/// An ACK frame for `seq`.
-pub fn ack(seq: u32) -> [u8; 6] {
+/// An ACK frame for `seq`, in the protocol version (`b'1'` or `b'2'`) of the window.
+pub fn ack(version: u8, seq: u32) -> [u8; 6] {
     let s = seq.to_be_bytes();
-    [b'2', b'A', s[0], s[1], s[2], s[3]]
+    [version, b'A', s[0], s[1], s[2], s[3]]
 }
 
 #[cfg(test)]
@@ -195,14 +200,15 @@ mod tests {
         assert_eq!(
             all(&bytes).unwrap(),
             [
-                Frame::Window(1),
+                Frame::Window(b'2', 1),
                 Frame::Json {
                     seq: 1,
                     payload: Bytes::from_static(br#"{"message":"hi"}"#)
                 }
             ]
         );
-        assert_eq!(ack(1), [0x32, 0x41, 0, 0, 0, 1]);
+        assert_eq!(ack(b'2', 1), [0x32, 0x41, 0, 0, 0, 1]);
+        assert_eq!(ack(b'1', 7), [0x31, 0x41, 0, 0, 0, 7]);
         // Two events compressed.
         let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::new(3));
         z.write_all(&json(1, "{\"a\":1}")).unwrap();

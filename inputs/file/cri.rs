@@ -9,6 +9,7 @@ use super::multiline::Piece;
 use crate::record::{AnyValue, Str};
 use bytes::{Bytes, BytesMut};
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 /// One complete message.
 pub(crate) struct Message {
@@ -21,10 +22,18 @@ pub(crate) struct Message {
     pub error: Option<&'static str>,
 }
 
-/// Joins partial messages, per file.
-#[derive(Default)]
+/// Joins partial messages, per file and stream (the runtime writes stdout and stderr to one
+/// file, and their lines may interleave).
 pub(crate) struct Joiner {
-    open: Option<(Message, BytesMut)>,
+    open: [Option<Open>; 2],
+    /// Longest message kept; the rest of a longer one is dropped and it is marked truncated.
+    max: usize,
+}
+
+struct Open {
+    message: Message,
+    joined: BytesMut,
+    since: Instant,
 }
 
 /// `time stream tag message` → (time ns, stream, partial, message offset).
@@ -60,30 +69,34 @@ fn time_len(line: &[u8]) -> usize {
     memchr::memchr(b' ', line).unwrap_or(line.len())
 }
 
+fn slot(stream: &str) -> usize {
+    usize::from(stream == "stderr")
+}
+
 impl Joiner {
+    pub fn new(max: usize) -> Self {
+        Joiner {
+            open: [None, None],
+            max,
+        }
+    }
+
     /// Takes a line; returns a message once it is complete.
     pub fn push(&mut self, line: Piece) -> Option<Message> {
         let (time, stream, partial, at) = match parse(&line.bytes) {
             Ok(parsed) => parsed,
             Err(error) => {
-                // An open partial (the runtime never leaves one unfinished before another
-                // line) is closed into this line's record, so offsets stay in order.
-                let mut message = Message {
+                return Some(Message {
                     piece: line,
                     time: 0,
                     stream: "",
                     error: Some(error),
-                };
-                if let Some((open, mut joined)) = self.open.take() {
-                    joined.extend_from_slice(&message.piece.bytes);
-                    message.piece.start = open.piece.start;
-                    message.piece.bytes = joined.freeze();
-                }
-                return Some(message);
+                });
             }
         };
         let text = line.bytes.slice(at..);
-        match (self.open.take(), partial) {
+        let max = self.max;
+        match (self.open[slot(stream)].take(), partial) {
             (None, false) => Some(Message {
                 piece: Piece {
                     bytes: text,
@@ -94,9 +107,8 @@ impl Joiner {
                 error: None,
             }),
             (None, true) => {
-                let joined = BytesMut::from(&text[..]);
-                self.open = Some((
-                    Message {
+                let mut open = Open {
+                    message: Message {
                         piece: Piece {
                             bytes: Bytes::new(),
                             ..line
@@ -105,30 +117,75 @@ impl Joiner {
                         stream,
                         error: None,
                     },
-                    joined,
-                ));
+                    joined: BytesMut::new(),
+                    since: Instant::now(),
+                };
+                open.append(&text, max);
+                self.open[slot(stream)] = Some(open);
                 None
             }
-            (Some((mut open, mut joined)), partial) => {
-                joined.extend_from_slice(&text);
-                open.piece.end = line.end;
-                open.piece.truncated |= line.truncated;
+            (Some(mut open), partial) => {
+                open.append(&text, max);
+                open.message.piece.end = line.end;
+                open.message.piece.truncated |= line.truncated;
                 if partial {
-                    self.open = Some((open, joined));
+                    self.open[slot(stream)] = Some(open);
                     return None;
                 }
-                open.piece.bytes = joined.freeze();
-                Some(open)
+                Some(open.close())
             }
         }
     }
 
-    /// The open partial message, if any, as it is (the file ended or went away).
-    pub fn flush(&mut self) -> Option<Message> {
-        self.open.take().map(|(mut open, joined)| {
-            open.piece.bytes = joined.freeze();
-            open
-        })
+    /// The oldest open partial message, once it has waited `timeout` for its end.
+    pub fn flush_stale(&mut self, timeout: Duration) -> Option<Message> {
+        let oldest = (0..2)
+            .filter(|&i| {
+                self.open[i]
+                    .as_ref()
+                    .is_some_and(|o| o.since.elapsed() >= timeout)
+            })
+            .min_by_key(|&i| {
+                self.open[i]
+                    .as_ref()
+                    .map_or(u64::MAX, |o| o.message.piece.start)
+            })?;
+        self.open[oldest].take().map(Open::close)
+    }
+
+    /// True while a message waits for its last line.
+    pub fn is_open(&self) -> bool {
+        self.open.iter().any(Option::is_some)
+    }
+
+    /// Where the file is whole up to: `end`, or the start of a message still open (so a
+    /// restart reads that message again rather than losing its first lines).
+    pub fn safe_offset(&self, end: u64) -> u64 {
+        self.open
+            .iter()
+            .flatten()
+            .map(|o| o.message.piece.start)
+            .fold(end, u64::min)
+    }
+
+    /// Forgets open messages (the file was truncated).
+    pub fn clear(&mut self) {
+        self.open = [None, None];
+    }
+}
+
+impl Open {
+    fn append(&mut self, text: &[u8], max: usize) {
+        let room = max.saturating_sub(self.joined.len());
+        if text.len() > room {
+            self.message.piece.truncated = true;
+        }
+        self.joined.extend_from_slice(&text[..text.len().min(room)]);
+    }
+
+    fn close(mut self) -> Message {
+        self.message.piece.bytes = self.joined.freeze();
+        self.message
     }
 }
 
@@ -195,7 +252,7 @@ mod tests {
 
     #[test]
     fn full_and_partial_messages() {
-        let mut j = Joiner::default();
+        let mut j = Joiner::new(1 << 20);
         let m = j
             .push(piece(
                 "2026-11-29T10:00:00.123456789Z stdout F hello world",
@@ -233,8 +290,36 @@ mod tests {
             j.push(piece("2026-11-29T10:00:03Z stdout P unfinished", 212))
                 .is_none()
         );
-        assert_eq!(&j.flush().unwrap().piece.bytes[..], b"unfinished");
-        assert!(j.flush().is_none());
+        assert!(j.is_open());
+        assert_eq!(j.safe_offset(400), 212);
+        assert_eq!(
+            &j.flush_stale(Duration::ZERO).unwrap().piece.bytes[..],
+            b"unfinished"
+        );
+        assert!(j.flush_stale(Duration::ZERO).is_none());
+    }
+
+    #[test]
+    fn streams_interleave_and_long_messages_are_capped() {
+        let mut j = Joiner::new(10);
+        assert!(
+            j.push(piece("2026-11-29T10:00:00Z stdout P out-1 ", 0))
+                .is_none()
+        );
+        let err = j
+            .push(piece("2026-11-29T10:00:00Z stderr F an error", 40))
+            .unwrap();
+        assert_eq!(
+            (&err.piece.bytes[..], err.stream),
+            (&b"an error"[..], "stderr")
+        );
+        assert_eq!(j.safe_offset(err.piece.end), 0);
+        let out = j
+            .push(piece("2026-11-29T10:00:00Z stdout F out-2 and more", 80))
+            .unwrap();
+        assert_eq!(&out.piece.bytes[..], b"out-1 out-");
+        assert!(out.piece.truncated);
+        assert!(!j.is_open());
     }
 
     #[test]

@@ -120,7 +120,7 @@ impl Tailer {
                 .multiline
                 .clone()
                 .map(|rule| Grouper::new(rule, limits.max_line_bytes)),
-            cri: limits.cri.then(Joiner::default),
+            cri: limits.cri.then(|| Joiner::new(limits.max_line_bytes)),
             committed: offset,
             in_flight: VecDeque::new(),
             truncated_pieces: 0,
@@ -172,7 +172,8 @@ impl Tailer {
     fn emit(&mut self, piece: Piece, observed: u64, limits: &Limits, out: &mut Vec<LogRecord>) {
         if let Some(joiner) = &mut self.cri {
             if let Some(message) = joiner.push(piece) {
-                self.emitted = message.piece.end;
+                // Not past a message of the other stream that is still open.
+                self.emitted = joiner.safe_offset(message.piece.end);
                 out.push(self.cri_record(message, observed, limits));
             }
             return;
@@ -195,8 +196,17 @@ impl Tailer {
         limits: &Limits,
         out: &mut Vec<LogRecord>,
     ) {
-        if !stale_only && let Some(message) = self.cri.as_mut().and_then(Joiner::flush) {
-            self.emitted = message.piece.end;
+        // A partial container-log message whose last line never came goes out as it is,
+        // once it has waited as long as an unterminated line would.
+        let timeout = if stale_only {
+            limits.unterminated_line_timeout
+        } else {
+            Duration::ZERO
+        };
+        while let Some(joiner) = &mut self.cri
+            && let Some(message) = joiner.flush_stale(timeout)
+        {
+            self.emitted = joiner.safe_offset(message.piece.end);
             out.push(self.cri_record(message, observed, limits));
         }
         let done = match &mut self.grouper {
@@ -414,6 +424,7 @@ impl Tailer {
                 .grouper
                 .as_ref()
                 .is_none_or(|g| g.open_start().is_none())
+            && self.cri.as_ref().is_none_or(|j| !j.is_open())
     }
 
     /// Applies one batch's verdict; true if the position moved. Refused for good counts as
@@ -521,6 +532,9 @@ impl Tailer {
         self.pending.clear();
         if let Some(g) = &mut self.grouper {
             g.clear();
+        }
+        if let Some(j) = &mut self.cri {
+            j.clear();
         }
         self.fingerprint = Fingerprint::read(&mut self.file, limits.fingerprint_bytes)?;
         Ok(())

@@ -18,6 +18,8 @@ pub fn write_line(format: LineFormat, r: &LogRecord, out: &mut String, scratch: 
 }
 
 fn write_logfmt(r: &LogRecord, out: &mut String) {
+    // `out` is shared by every line of a request: pairs are separated within this one.
+    let start = out.len();
     let level = severity_name(r.severity_number).unwrap_or(r.severity_text.as_str());
     if !level.is_empty() {
         out.push_str("level=");
@@ -25,26 +27,26 @@ fn write_logfmt(r: &LogRecord, out: &mut String) {
     }
     let mut text = String::new();
     write_value(&r.body, &mut text);
-    pair(out, "msg", &text);
+    pair(out, start, "msg", &text);
     for (key, value) in &r.attributes {
         if matches!(value, AnyValue::Empty) {
             continue;
         }
         text.clear();
         write_value(value, &mut text);
-        pair(out, key.as_str(), &text);
+        pair(out, start, key.as_str(), &text);
     }
     if !r.trace_id.is_empty() {
         text.clear();
         for b in r.trace_id.iter() {
             let _ = write!(text, "{b:02x}");
         }
-        pair(out, "trace_id", &text);
+        pair(out, start, "trace_id", &text);
     }
 }
 
-fn pair(out: &mut String, key: &str, value: &str) {
-    if !out.is_empty() && !out.ends_with('\n') {
+fn pair(out: &mut String, start: usize, key: &str, value: &str) {
+    if out.len() > start {
         out.push(' ');
     }
     // Keys cannot be quoted in logfmt: anything but a plain identifier becomes `_`.
@@ -96,8 +98,15 @@ mod tests {
             (Str::from("n"), AnyValue::Int(3)),
             (Str::from("empty"), AnyValue::from("")),
         ];
-        let mut out = String::new();
+        // After another line in the same arena, and for a record without a severity.
+        let mut out = String::from("previous line");
         write_line(LineFormat::Logfmt, &r, &mut out, &mut Vec::new());
+        let out = out.trim_start_matches("previous line").to_string();
+        let mut bare = LogRecord::new(AnyValue::from("x"), 1);
+        bare.attributes.push((Str::from("k"), AnyValue::from("v")));
+        let mut second = String::from("earlier");
+        write_line(LineFormat::Logfmt, &bare, &mut second, &mut Vec::new());
+        assert_eq!(second, "earliermsg=x k=v");
         assert_eq!(
             out,
             r#"level=warn msg="disk \"sda\" full" syslog.appname=kernel n=3 empty="""#

@@ -1,6 +1,8 @@
 //! Dead letters: records an output's destination refused for good, appended to a file as
 //! NDJSON with the reason, so an operator can see, fix and replay them. One line per record:
-//! `{"time":…,"output":…,"input":…,"reason":…,"message":…,"record":{OTLP/JSON record}}`.
+//! `{"time":…,"output":…,"input":…,"reason":…,"message":…,"record":{OTLP/JSON record}}`,
+//! with `"exact":false` when the destination refused some records of a request without
+//! saying which (the request's last ones are written, as they are counted).
 //!
 //! Rejections are rare, so the writes are plain blocking appends from the driver; a failure
 //! to write is logged (the records still count as rejected in the ledger).
@@ -42,6 +44,7 @@ impl DeadLetters {
         output: &str,
         input: &str,
         rejection: &Rejection,
+        exact: bool,
         records: impl IntoIterator<Item = &'a LogRecord>,
     ) {
         let mut head = Vec::with_capacity(256);
@@ -57,6 +60,11 @@ impl DeadLetters {
             json_string(key, &mut head);
             head.push(b':');
             json_string(value, &mut head);
+        }
+        // A partial refusal that did not say which records: these are the request's last
+        // ones, as counted, which may not be the ones refused.
+        if !exact {
+            head.extend_from_slice(b",\"exact\":false");
         }
         head.extend_from_slice(b",\"record\":");
         let mut lines = Vec::new();
@@ -113,14 +121,16 @@ mod tests {
             LogRecord::new(AnyValue::from("two \"quoted\""), 2),
         ];
         let why = Rejection::new("http_400", "entry too far behind");
-        letters.write("loki", "syslog", &why, &records);
-        letters.write("loki", "syslog", &why, &records[..1]);
+        letters.write("loki", "syslog", &why, true, &records);
+        letters.write("loki", "syslog", &why, false, &records[..1]);
         let text = std::fs::read_to_string(&path).unwrap();
         let lines: Vec<serde_json::Value> = text
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect();
         assert_eq!(lines.len(), 3);
+        assert!(lines[0].get("exact").is_none());
+        assert_eq!(lines[2]["exact"], false);
         assert_eq!(lines[1]["reason"], "http_400");
         assert_eq!(lines[1]["message"], "entry too far behind");
         assert_eq!(lines[1]["output"], "loki");

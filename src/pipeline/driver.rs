@@ -204,7 +204,7 @@ pub(super) fn settle(slices: Vec<Slice>, verdict: Verdict, cx: &DriverContext) {
                 rejected_left -= here;
                 if let (Some(letters), true) = (&cx.dead_letters, here > 0) {
                     let refused = &slice.records()[n - here..];
-                    letters.write(&cx.name, slice.batch.input_name(), r, refused);
+                    letters.write(&cx.name, slice.batch.input_name(), r, false, refused);
                 }
                 if here > 0 {
                     entries.push((route, here as u64, Settled::Rejected(r.code)));
@@ -217,7 +217,7 @@ pub(super) fn settle(slices: Vec<Slice>, verdict: Verdict, cx: &DriverContext) {
             }
         };
         if let (Some(letters), Verdict::Rejected(r)) = (&cx.dead_letters, &verdict) {
-            letters.write(&cx.name, slice.batch.input_name(), r, slice.records());
+            letters.write(&cx.name, slice.batch.input_name(), r, true, slice.records());
         }
         entries.push((route, n as u64, how));
         if let Some(ack) = slice.ack {

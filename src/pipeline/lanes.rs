@@ -17,8 +17,9 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 /// A lane with nothing to do for this long ends (a tenant seen once does not keep a task);
-/// it is made again when its key comes back.
-const IDLE: Duration = Duration::from_secs(300);
+/// it is made again when its key comes back, with fresh output state — so this matches the
+/// hour outputs keep per-key state for (Loki's streams and their newest timestamps).
+const IDLE: Duration = Duration::from_secs(3600);
 
 /// Runs the dispatcher: `keys` renders lane keys and makes lane instances, `first` serves
 /// the first lane.

@@ -60,6 +60,16 @@ impl EcsMapper {
         .deserialize(&mut de)
         .map_err(|e| e.to_string())?;
         de.end().map_err(|e| e.to_string())?;
+        // Flattening copies a parent's key into each leaf's: a small document with a long
+        // key over many leaves must not turn into gigabytes of keys.
+        let key_bytes: usize = self.fields.iter().map(|(k, _)| k.len()).sum();
+        if key_bytes > doc.len().saturating_mul(4).max(64 << 10) {
+            self.fields.clear();
+            return Err(format!(
+                "flattened field names would take {key_bytes} bytes for a {}-byte document",
+                doc.len()
+            ));
+        }
 
         let mut record = LogRecord::new(AnyValue::Empty, observed);
         record.scope = Arc::clone(&self.scope);
@@ -125,6 +135,9 @@ fn severity_number(level: &str) -> i32 {
     }
 }
 
+/// Most bytes of parent key copies one nested object may add when flattened.
+const MAX_KEY_BYTES: usize = 16 << 20;
+
 /// Visits an object, pushing `prefix.key → value` for every leaf; nested objects recurse.
 struct Flatten<'a> {
     owner: &'a Bytes,
@@ -154,6 +167,12 @@ impl<'de> Visitor<'de> for Flatten<'_> {
             let value = map.next_value_seed(Value(self.owner))?;
             match value {
                 Leaf::Object(fields) => {
+                    let total = (key.len() + 1).saturating_mul(fields.len());
+                    if total > MAX_KEY_BYTES {
+                        return Err(serde::de::Error::custom(format!(
+                            "nested field names would take {total} bytes (at most {MAX_KEY_BYTES})"
+                        )));
+                    }
                     for (k, v) in fields {
                         self.out
                             .push((Str::from(format!("{}.{}", key.as_str(), k.as_str())), v));
