@@ -4,18 +4,10 @@
 //! Elasticsearch clients for Python (helpers.bulk / streaming_bulk) and Node; and pylogbeat.
 
 use crate::support::{Running, bodies, eventually, ndjson};
+use crate::support::{free_port, peers_cache};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-
-fn peers() -> PathBuf {
-    std::env::var_os("LOGFERRY_PEERS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/logferry-peers")
-        })
-        .join("beats")
-}
 
 fn script(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -24,7 +16,7 @@ fn script(name: &str) -> PathBuf {
 }
 
 fn python(name: &str) -> Command {
-    let mut cmd = Command::new(peers().join("py/bin/python"));
+    let mut cmd = Command::new(peers_cache().join("beats").join("py/bin/python"));
     cmd.arg(script(name));
     cmd
 }
@@ -38,14 +30,6 @@ fn run(cmd: &mut Command) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// logferry with both inputs on fixed ports, appending to `out` (kept across restarts).
@@ -139,7 +123,7 @@ fn the_python_and_node_elasticsearch_clients_bulk_into_logferry() {
             "--index",
             "node-logs",
         ])
-        .env("BEATS_NODE_DIR", peers().join("node")));
+        .env("BEATS_NODE_DIR", peers_cache().join("beats").join("node")));
     let records = wait_records(dir.path(), 3000);
     assert_eq!(records.len(), 3000);
     let mut seen: Vec<String> =
@@ -207,7 +191,9 @@ fn pylogbeat_windows_are_acknowledged_after_delivery() {
 /// Filebeat tails a file into logferry; logferry is stopped and restarted mid-run; every
 /// line arrives exactly once with its file path, offset and host.
 fn filebeat_across_a_restart(mode: &str) {
-    let filebeat = peers().join("filebeat-v7.17.29/filebeat");
+    let filebeat = peers_cache()
+        .join("beats")
+        .join("filebeat-v7.17.29/filebeat");
     assert!(
         filebeat.exists(),
         "{} missing: tests/peers/beats/setup.sh builds it",

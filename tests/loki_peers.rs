@@ -4,18 +4,10 @@
 
 use crate::support::loki::{LokiServer, Rules, Stored};
 use crate::support::otlp::{Logferry, post};
+use crate::support::peers_cache;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
-
-fn peers() -> PathBuf {
-    std::env::var_os("LOGFERRY_PEERS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/logferry-peers")
-        })
-        .join("loki")
-}
 
 fn script(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -78,7 +70,7 @@ fn winston_loki_python_logging_loki_and_logferry_decode_alike() {
                 "--tenant",
                 tenant,
             ])
-            .env("LOKI_NODE_DIR", peers().join("node"));
+            .env("LOKI_NODE_DIR", peers_cache().join("loki").join("node"));
         if json {
             cmd.arg("--json");
         }
@@ -86,16 +78,18 @@ fn winston_loki_python_logging_loki_and_logferry_decode_alike() {
     };
     run(&mut node("winston-protobuf", false));
     run(&mut node("winston-json", true));
-    run(Command::new(peers().join("py/bin/python"))
-        .arg(script("push.py"))
-        .args([
-            "--endpoint",
-            &endpoint,
-            "--count",
-            &N.to_string(),
-            "--tenant",
-            "python",
-        ]));
+    run(
+        Command::new(peers_cache().join("loki").join("py/bin/python"))
+            .arg(script("push.py"))
+            .args([
+                "--endpoint",
+                &endpoint,
+                "--count",
+                &N.to_string(),
+                "--tenant",
+                "python",
+            ]),
+    );
 
     // logferry, fed the same lines over OTLP, in both encodings.
     let now = std::time::SystemTime::now()

@@ -1,6 +1,7 @@
 //! The OTLP output end to end: retries through a destination's bad moments, final
 //! rejections, and logferry → logferry chains that lose nothing.
 
+use crate::support::free_port;
 use crate::support::otlp::{Capture, Logferry, full_request, grpc_export};
 use crate::support::{Running, Setup, eventually, http_get, metric_value};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
@@ -187,14 +188,6 @@ fn logferry_to_logferry_is_lossless_and_survives_a_late_receiver() {
         (n >= 50).then_some(requests)
     });
     assert_eq!(records_of(&requests), sent);
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// `https://` endpoints: logferry → logferry over TLS with a private CA (`tls.ca_file`), for

@@ -5,17 +5,10 @@
 
 use crate::support::otlp::{Logferry, peers_dir};
 use crate::support::{eventually, ndjson};
+use crate::support::{free_port, peers_cache};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-
-fn peers_cache() -> PathBuf {
-    std::env::var_os("LOGFERRY_PEERS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/logferry-peers")
-        })
-}
 
 fn python() -> PathBuf {
     peers_cache().join("otel-py/bin/python")
@@ -50,14 +43,6 @@ fn attr<'a>(attrs: &'a serde_json::Value, key: &str) -> &'a serde_json::Value {
         .and_then(|a| a.iter().find(|kv| kv["key"] == key))
         .map(|kv| &kv["value"])
         .unwrap_or(&serde_json::Value::Null)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn wait_port(port: u16) {

@@ -4,28 +4,13 @@
 //! OpenTelemetry SDK configured by environment, and the OpenTelemetry Collector.
 
 use crate::support::{Running, eventually, ndjson};
+use crate::support::{free_port, peers_cache};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn peers() -> PathBuf {
-    std::env::var_os("LOGFERRY_PEERS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/logferry-peers")
-        })
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A logferry with every receiving input, and the substitutions that point a recipe at it.
@@ -218,7 +203,7 @@ fn syslog_ng_recipe() {
     )
     .unwrap();
     let _peer = spawn(
-        Command::new(peers().join("bin/syslog-ng"))
+        Command::new(peers_cache().join("bin/syslog-ng"))
             .args(["-F", "--no-caps", "-f"])
             .arg(&conf)
             .arg(format!(
@@ -254,7 +239,7 @@ fn logger_recipe() {
 }
 
 fn filebeat_recipe(name: &str) {
-    let filebeat = peers().join("beats/filebeat-v7.17.29/filebeat");
+    let filebeat = peers_cache().join("beats/filebeat-v7.17.29/filebeat");
     assert!(
         filebeat.exists(),
         "tests/peers/beats/setup.sh builds {}",
@@ -303,7 +288,7 @@ fn filebeat_logstash_recipe() {
 #[test]
 fn opentelemetry_sdk_environment_recipe() {
     let t = Target::start();
-    let mut cmd = Command::new(peers().join("otel-py/bin/python"));
+    let mut cmd = Command::new(peers_cache().join("otel-py/bin/python"));
     cmd.arg(root().join("tests/peers/otlp/send_env.py"))
         .args(["3", "sdk via env"]);
     for line in t.recipe("otel-sdk.env").lines() {
@@ -344,7 +329,7 @@ fn opentelemetry_collector_recipe() {
                 .map(str::to_string)
         })
         .unwrap();
-    let otelcol = peers().join(format!("otelcol-{}/otelcol", release.trim()));
+    let otelcol = peers_cache().join(format!("otelcol-{}/otelcol", release.trim()));
     let _peer = spawn(
         Command::new(&otelcol).arg("--config").arg(&conf),
         &t.path("otelcol.log"),
@@ -352,7 +337,7 @@ fn opentelemetry_collector_recipe() {
     eventually(Duration::from_secs(30), "the collector's receiver", || {
         std::net::TcpStream::connect(("127.0.0.1", receiver)).ok()
     });
-    let out = Command::new(peers().join("otel-py/bin/python"))
+    let out = Command::new(peers_cache().join("otel-py/bin/python"))
         .arg(root().join("tests/peers/otlp/send.py"))
         .args([
             "--protocol",

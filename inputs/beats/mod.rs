@@ -19,9 +19,9 @@ pub use config::BeatsConfig;
 
 use crate::input::{Input, InputBuildContext, InputConfig, InputContext, InputError};
 use crate::net::accept;
+use crate::net::tls::{handshake, handshake_failed};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 impl InputConfig for BeatsConfig {
     type Input = BeatsInput;
@@ -40,9 +40,6 @@ pub struct BeatsInput {
     config: BeatsConfig,
     addr: SocketAddr,
 }
-
-/// Longest a TLS client may take to complete its handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Input for BeatsInput {
     async fn run(self, cx: InputContext) -> Result<(), InputError> {
@@ -81,16 +78,12 @@ impl Input for BeatsInput {
                 async move {
                     match tls {
                         None => connection::serve(stream, peer, settings, &cx, stop).await,
-                        Some(tls) => {
-                            match tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.accept(stream)).await
-                            {
-                                Ok(Ok(stream)) => {
-                                    connection::serve(stream, peer, settings, &cx, stop).await
-                                }
-                                Ok(Err(e)) => handshake_failed(&cx, peer, &e.to_string()),
-                                Err(_) => handshake_failed(&cx, peer, "no handshake within 10s"),
+                        Some(tls) => match handshake(&tls, stream).await {
+                            Ok(stream) => {
+                                connection::serve(stream, peer, settings, &cx, stop).await
                             }
-                        }
+                            Err(e) => handshake_failed(&cx, peer, &e),
+                        },
                     }
                 }
             },
@@ -98,9 +91,4 @@ impl Input for BeatsInput {
         .await;
         Ok(())
     }
-}
-
-fn handshake_failed(cx: &InputContext, peer: Option<SocketAddr>, error: &str) {
-    cx.metrics.errors.add(1);
-    tracing::warn!(input = %cx.name, peer = ?peer, error, "TLS handshake failed");
 }

@@ -8,6 +8,7 @@ use crate::batch::Batch;
 use crate::input::InputContext;
 use crate::net::accept::{self, Acceptor};
 use crate::net::framing::SyslogFrameDecoder;
+use crate::net::tls::{handshake, handshake_failed};
 use crate::record::now_unix_nano;
 use bytes::BytesMut;
 use chrono::FixedOffset;
@@ -53,23 +54,14 @@ pub(crate) async fn serve<A>(
                 let Some(tls) = tls else {
                     return read_connection(stream, peer, settings, &cx, stop).await;
                 };
-                match tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.accept(stream)).await {
-                    Ok(Ok(stream)) => read_connection(stream, peer, settings, &cx, stop).await,
-                    Ok(Err(e)) => handshake_failed(&cx, peer, &e.to_string()),
-                    Err(_) => handshake_failed(&cx, peer, "no handshake within 10s"),
+                match handshake(&tls, stream).await {
+                    Ok(stream) => read_connection(stream, peer, settings, &cx, stop).await,
+                    Err(e) => handshake_failed(&cx, peer, &e),
                 }
             }
         },
     )
     .await
-}
-
-/// Longest a TLS client may take to complete its handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-
-fn handshake_failed(cx: &InputContext, peer: Option<std::net::SocketAddr>, error: &str) {
-    cx.metrics.errors.add(1);
-    tracing::warn!(input = %cx.name, peer = ?peer, error, "TLS handshake failed");
 }
 
 /// Reads one connection until it closes, goes idle, fails or `shutdown` fires.

@@ -9,6 +9,8 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
 
 /// `tls = { cert_file = ..., key_file = ..., client_ca_file = ... }` on a listener.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -86,4 +88,32 @@ fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
         ));
     }
     Ok(certs)
+}
+
+/// Longest a TLS client may take to complete its handshake.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Counts and logs a failed TLS handshake of a stream input's connection.
+pub fn handshake_failed(
+    cx: &crate::input::InputContext,
+    peer: Option<std::net::SocketAddr>,
+    error: &str,
+) {
+    cx.metrics.errors.add(1);
+    tracing::warn!(input = %cx.name, peer = ?peer, error, "TLS handshake failed");
+}
+
+/// The server side of a TLS handshake, within [`HANDSHAKE_TIMEOUT`]; the error says why not.
+pub async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
+    tls: &tokio_rustls::TlsAcceptor,
+    stream: S,
+) -> Result<tokio_rustls::server::TlsStream<S>, String> {
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.accept(stream)).await {
+        Ok(Ok(stream)) => Ok(stream),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!(
+            "no handshake within {}s",
+            HANDSHAKE_TIMEOUT.as_secs()
+        )),
+    }
 }

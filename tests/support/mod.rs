@@ -308,3 +308,22 @@ pub fn bodies(text: &str) -> Vec<String> {
         })
         .collect()
 }
+
+/// Where `tests/peers/*/setup.sh` install the peers: `$LOGFERRY_PEERS_DIR`, else
+/// `~/.cache/logferry-peers`.
+pub fn peers_cache() -> PathBuf {
+    std::env::var_os("LOGFERRY_PEERS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/logferry-peers")
+        })
+}
+
+/// A local TCP port free at the time of asking.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
