@@ -70,6 +70,7 @@ fn run_once(runtime: &tokio::runtime::Runtime, fan_out: usize) -> Duration {
                 takes: vec![0],
                 buffer: BufferSettings::default(),
                 driver: DriverSettings::default(),
+                data_dir: std::env::temp_dir(),
             })
             .collect();
         let mut pipeline = Pipeline::start(
@@ -78,7 +79,8 @@ fn run_once(runtime: &tokio::runtime::Runtime, fan_out: usize) -> Duration {
                 built: BuiltInput::new(Replay(input)),
             }],
             outputs,
-        );
+        )
+        .expect("memory buffers open");
         pipeline.inputs_finished().await;
         let telemetry = pipeline.telemetry();
         pipeline.shutdown(Duration::from_secs(60)).await;

@@ -165,7 +165,7 @@ async fn run_async(
         None
     };
 
-    let mut pipeline = Pipeline::start(inputs, outputs);
+    let mut pipeline = Pipeline::start(inputs, outputs).context("starting the pipeline")?;
     let shared_telemetry = Arc::new(std::sync::RwLock::new(pipeline.telemetry()));
     let admin = admin_listener.map(|listener| {
         tokio::spawn(crate::admin::serve(
@@ -203,7 +203,22 @@ async fn run_async(
                 if !failed.is_empty() {
                     tracing::error!(inputs = ?failed, "the replaced pipeline had failures");
                 }
-                pipeline = Pipeline::start(inputs, outputs);
+                pipeline = match Pipeline::start(inputs, outputs) {
+                    Ok(started) => started,
+                    Err(e) => {
+                        tracing::error!(error = %e, "reload failed while starting the new config; going back to the previous one");
+                        let restarted = config
+                            .build()
+                            .map_err(anyhow::Error::from)
+                            .and_then(|(i, o)| Ok(Pipeline::start(i, o)?))
+                            .context("restarting the previous config after a failed reload")?;
+                        *shared_telemetry.write().unwrap_or_else(|e| e.into_inner()) =
+                            restarted.telemetry();
+                        pipeline = restarted;
+                        ready.store(true, Ordering::Relaxed);
+                        continue;
+                    }
+                };
                 *shared_telemetry.write().unwrap_or_else(|e| e.into_inner()) = pipeline.telemetry();
                 ready.store(true, Ordering::Relaxed);
                 if new_config.admin != config.admin {

@@ -4,7 +4,8 @@
 //! that input, ends in exactly one of: delivered, rejected (with a reason), dropped (with a
 //! reason) or still buffered. One lock guards all counters and is taken once per batch or
 //! request (never per record), so a snapshot balances exactly at any moment:
-//! `received(input) = delivered + rejected + dropped + buffered` for every (input, output).
+//! `received(input) + replayed = delivered + rejected + dropped + buffered` for every
+//! (input, output), where `replayed` counts records a disk buffer kept from an earlier run.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -35,6 +36,8 @@ pub struct RouteCounts {
     pub rejected: u64,
     pub dropped: u64,
     pub buffered: u64,
+    /// Records found in the output's disk buffer at start, left by an earlier run.
+    pub replayed: u64,
     pub rejected_by: BTreeMap<&'static str, u64>,
     pub dropped_by: BTreeMap<&'static str, u64>,
 }
@@ -48,18 +51,20 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// Checks `received = delivered + rejected + dropped + buffered` on every route.
+    /// Checks `received + replayed = delivered + rejected + dropped + buffered` on every
+    /// route.
     pub fn check_balance(&self) -> Result<(), String> {
         for route in &self.routes {
             let received = self
                 .received
                 .iter()
                 .find(|(name, _)| *name == route.input)
-                .map_or(0, |(_, n)| *n);
+                .map_or(0, |(_, n)| *n)
+                + route.replayed;
             let accounted = route.delivered + route.rejected + route.dropped + route.buffered;
             if received != accounted {
                 return Err(format!(
-                    "route {} -> {}: received {received} but delivered {} + rejected {} + dropped {} + buffered {} = {accounted}",
+                    "route {} -> {}: received (with replayed) {received} but delivered {} + rejected {} + dropped {} + buffered {} = {accounted}",
                     route.input,
                     route.output,
                     route.delivered,
@@ -141,6 +146,13 @@ impl Ledger {
         for &route in &self.routes_of_input[input] {
             state.routes[route].buffered += records;
         }
+    }
+
+    /// `records` were found in a disk buffer at start, on `route`: buffered again.
+    pub fn replayed(&self, route: RouteId, records: u64) {
+        let mut state = self.lock();
+        state.routes[route].replayed += records;
+        state.routes[route].buffered += records;
     }
 
     /// `records` of `input` were discarded before reaching any output buffer.

@@ -102,6 +102,12 @@ pub struct OutputMetrics {
     /// Records and estimated bytes waiting in the buffer or in flight.
     pub buffer_records: Gauge,
     pub buffer_bytes: Gauge,
+    /// Bytes of disk buffer segment files.
+    pub buffer_disk_bytes: Gauge,
+    /// Corrupt stretches found in the disk buffer (each set aside, counted once).
+    pub buffer_corrupt: Counter,
+    /// Failed disk buffer writes.
+    pub buffer_write_errors: Counter,
     /// Time from an input receiving a record to the output's final verdict on it.
     pub delivery_latency: Histogram,
     /// Records the output changed so its destination would take them, by reason.
@@ -201,6 +207,21 @@ pub fn render(inputs: &[&InputMetrics], outputs: &[&OutputMetrics], ledger: &Sna
     }
     family(
         &mut out,
+        "logferry_records_replayed_total",
+        "counter",
+        "Records found in an output's disk buffer at start, left by an earlier run.",
+    );
+    for r in &ledger.routes {
+        let labels = [("input", r.input.as_str()), ("output", r.output.as_str())];
+        sample(
+            &mut out,
+            "logferry_records_replayed_total",
+            &labels,
+            r.replayed,
+        );
+    }
+    family(
+        &mut out,
         "logferry_records_rejected_total",
         "counter",
         "Rejected records per route and reason.",
@@ -241,7 +262,7 @@ pub fn render(inputs: &[&InputMetrics], outputs: &[&OutputMetrics], ledger: &Sna
     }
 
     type OutputField = fn(&OutputMetrics) -> i64;
-    let output_families: [(&str, &str, &str, OutputField); 6] = [
+    let output_families: [(&str, &str, &str, OutputField); 9] = [
         (
             "logferry_output_bytes_sent_total",
             "counter",
@@ -277,6 +298,24 @@ pub fn render(inputs: &[&InputMetrics], outputs: &[&OutputMetrics], ledger: &Sna
             "gauge",
             "Estimated bytes in the output's buffer or in flight.",
             |m| m.buffer_bytes.get(),
+        ),
+        (
+            "logferry_output_buffer_disk_bytes",
+            "gauge",
+            "Bytes of the output's disk buffer segment files (0 for a memory buffer).",
+            |m| m.buffer_disk_bytes.get(),
+        ),
+        (
+            "logferry_output_buffer_corrupt_total",
+            "counter",
+            "Corrupt or torn stretches found in the disk buffer and set aside.",
+            |m| m.buffer_corrupt.get() as i64,
+        ),
+        (
+            "logferry_output_buffer_write_errors_total",
+            "counter",
+            "Failed writes to the disk buffer (a full disk, say); the batch was retried.",
+            |m| m.buffer_write_errors.get() as i64,
         ),
     ];
     for (name, kind, help, get) in output_families {

@@ -222,6 +222,7 @@ impl Config {
                 takes,
                 buffer: output.buffer.clone(),
                 driver,
+                data_dir: output.data_dir.clone(),
             });
         }
         Ok((inputs, outputs))

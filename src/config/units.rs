@@ -90,6 +90,19 @@ impl ByteSize {
     }
 }
 
+impl fmt::Display for ByteSize {
+    /// Whole KiB/MiB/GiB when exact, bytes otherwise, in the form `parse` reads.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.0;
+        for (unit, scale) in [("GiB", 1u64 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
+            if n >= scale && n.is_multiple_of(scale) {
+                return write!(f, "{}{unit}", n / scale);
+            }
+        }
+        write!(f, "{n}B")
+    }
+}
+
 impl<'de> Deserialize<'de> for ByteSize {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct Visitor;

@@ -41,6 +41,9 @@ pub(crate) struct DriverContext {
     /// Fires at the shutdown deadline: stop retrying, count what is left as dropped.
     pub hard_stop: CancellationToken,
     pub dead_letters: Option<DeadLetters>,
+    /// The records are also in a disk buffer: what is abandoned at the deadline stays there
+    /// for the next start instead of being counted as dropped.
+    pub durable: bool,
 }
 
 type DriverFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -103,13 +106,23 @@ async fn run<O: Output>(mut output: O, cx: DriverContext) {
         let verdict = deliver(&mut output, &slices, &cx).await;
         settle(slices, verdict, &cx);
     }
-    let left = cx.buffer.stop();
-    if !left.is_empty() {
-        let n: usize = left.iter().map(Slice::len).sum();
-        tracing::warn!(output = %cx.name, records = n, "shutdown deadline passed; dropping undelivered records");
-        settle(left, Verdict::Abandoned, &cx);
-    }
+    abandon_rest(&cx);
     output.shutdown().await;
+}
+
+/// At the deadline: stops the buffer and settles what it still queued as abandoned.
+pub(super) fn abandon_rest(cx: &DriverContext) {
+    let left = cx.buffer.stop();
+    if left.is_empty() {
+        return;
+    }
+    let n: usize = left.iter().map(Slice::len).sum();
+    if cx.durable {
+        tracing::info!(output = %cx.name, records = n, "shutdown deadline passed; undelivered records stay in the disk buffer for the next start");
+    } else {
+        tracing::warn!(output = %cx.name, records = n, "shutdown deadline passed; dropping undelivered records");
+    }
+    settle(left, Verdict::Abandoned, cx);
 }
 
 pub(super) async fn deliver<O: Output>(
@@ -198,6 +211,14 @@ pub(super) fn settle(slices: Vec<Slice>, verdict: Verdict, cx: &DriverContext) {
         let (rejected, how) = match &verdict {
             Verdict::Delivered => (0, Settled::Delivered),
             Verdict::Rejected(r) => (n, Settled::Rejected(r.code)),
+            Verdict::Abandoned if cx.durable => {
+                // Still in the disk buffer, so still buffered; the abandoned verdict keeps
+                // the buffer from counting it delivered.
+                if let Some(ack) = slice.ack {
+                    ack.abandoned(n as u64, "kept in the disk buffer for the next start");
+                }
+                continue;
+            }
             Verdict::Abandoned => (n, Settled::Dropped("shutdown")),
             Verdict::Partial(_, r) => {
                 let here = rejected_left.min(n);

@@ -7,7 +7,7 @@
 //! verdict, so a lane that stays blocked long enough fills the buffer and back-pressure then
 //! reaches the inputs, as with one lane.
 
-use super::driver::{DriverContext, Verdict, deliver, settle};
+use super::driver::{DriverContext, Verdict, abandon_rest, deliver, settle};
 use crate::batch::Slice;
 use crate::output::{Output, Rejection};
 use std::collections::HashMap;
@@ -63,12 +63,7 @@ pub(super) async fn run<O: Output>(mut keys: O, first: O, cx: DriverContext) {
         while tasks.try_join_next().is_some() {}
         lanes.retain(|_, tx| !tx.is_closed());
     }
-    let left = cx.buffer.stop();
-    if !left.is_empty() {
-        let n: usize = left.iter().map(Slice::len).sum();
-        tracing::warn!(output = %cx.name, records = n, "shutdown deadline passed; dropping undelivered records");
-        settle(left, Verdict::Abandoned, &cx);
-    }
+    abandon_rest(&cx);
     drop(lanes);
     while tasks.join_next().await.is_some() {}
     keys.shutdown().await;
@@ -214,8 +209,10 @@ mod tests {
                 takes: vec![0],
                 buffer: BufferSettings::default(),
                 driver: DriverSettings::default(),
+                data_dir: std::env::temp_dir(),
             }],
-        );
+        )
+        .unwrap();
         let t0 = tokio::time::Instant::now();
         // Interleaved keys in one batch, then a batch of `b` only.
         let mixed: Vec<LogRecord> = ["a-0", "b-0", "a-1", "c-0", "b-1"]

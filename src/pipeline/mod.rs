@@ -18,7 +18,7 @@ pub mod testing;
 mod tests;
 
 pub use batcher::BatchSettings;
-pub use buffer::{BufferSettings, WhenFull};
+pub use buffer::{BufferKind, BufferSettings, Fsync, WhenFull};
 pub use dead_letter::DeadLetterSettings;
 pub use driver::{BuiltOutput, DriverSettings};
 pub use retry::RetrySettings;
@@ -27,8 +27,9 @@ use crate::batch::BatchSender;
 use crate::input::{BuiltInput, InputContext};
 use crate::ledger::{InputId, Ledger, Snapshot};
 use crate::metrics::{InputMetrics, OutputMetrics};
-use buffer::MemoryBuffer;
+use buffer::{Buffer, DiskBuffer, MemoryBuffer};
 use dead_letter::DeadLetters;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -56,6 +57,22 @@ pub struct OutputSpec {
     pub takes: Vec<InputId>,
     pub buffer: BufferSettings,
     pub driver: DriverSettings,
+    /// Where a disk buffer lives: `{data_dir}/buffers/{name}`.
+    pub data_dir: PathBuf,
+}
+
+/// Why a topology could not start.
+#[derive(Debug, thiserror::Error)]
+#[error("output \"{output}\": {source}")]
+pub struct StartError {
+    pub output: String,
+    #[source]
+    pub source: buffer::disk::OpenError,
+}
+
+/// The directory of an output's disk buffer.
+pub fn disk_buffer_dir(data_dir: &std::path::Path, output: &str) -> PathBuf {
+    data_dir.join("buffers").join(output)
 }
 
 /// A running topology.
@@ -64,6 +81,7 @@ pub struct Pipeline {
     ledger: Arc<Ledger>,
     input_metrics: Vec<Arc<InputMetrics>>,
     output_metrics: Vec<Arc<OutputMetrics>>,
+    /// What each output's driver drains (a memory buffer, or a disk buffer's read-ahead).
     buffers: Vec<Arc<MemoryBuffer>>,
     inputs: JoinSet<(String, Result<(), crate::input::InputError>)>,
     routers: JoinSet<()>,
@@ -74,8 +92,9 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    /// Starts every component on the current tokio runtime.
-    pub fn start(inputs: Vec<InputSpec>, outputs: Vec<OutputSpec>) -> Pipeline {
+    /// Starts every component on the current tokio runtime. Fails only when a disk buffer
+    /// cannot be opened; nothing has started then.
+    pub fn start(inputs: Vec<InputSpec>, outputs: Vec<OutputSpec>) -> Result<Pipeline, StartError> {
         let input_names: Vec<String> = inputs.iter().map(|i| i.name.clone()).collect();
         let output_names: Vec<String> = outputs.iter().map(|o| o.name.clone()).collect();
         let takes: Vec<Vec<InputId>> = outputs.iter().map(|o| o.takes.clone()).collect();
@@ -83,16 +102,73 @@ impl Pipeline {
         let shutdown = CancellationToken::new();
         let hard_stop = CancellationToken::new();
 
-        let mut buffers = Vec::new();
+        // Disk buffers first: a buffer that cannot be opened stops the start before any
+        // task runs.
+        let mut opened = Vec::new();
         let mut output_metrics = Vec::new();
-        let mut drivers = JoinSet::new();
-        for (id, spec) in outputs.into_iter().enumerate() {
+        for spec in &outputs {
             let metrics = Arc::new(OutputMetrics {
                 name: spec.name.clone(),
                 adjusted: Arc::clone(&spec.built.adjustments),
                 ..OutputMetrics::default()
             });
-            let buffer = Arc::new(MemoryBuffer::new(spec.buffer, Arc::clone(&metrics)));
+            let disk = match spec.buffer.kind {
+                BufferKind::Memory => None,
+                BufferKind::Disk => Some(
+                    DiskBuffer::open(
+                        &disk_buffer_dir(&spec.data_dir, &spec.name),
+                        Arc::from(spec.name.as_str()),
+                        spec.buffer.clone(),
+                        Arc::clone(&metrics),
+                        hard_stop.clone(),
+                    )
+                    .map_err(|source| StartError {
+                        output: spec.name.clone(),
+                        source,
+                    })?,
+                ),
+            };
+            opened.push(disk);
+            output_metrics.push(metrics);
+        }
+
+        let mut buffers = Vec::new();
+        let mut sinks = Vec::new();
+        let mut drivers = JoinSet::new();
+        for (id, (spec, disk)) in outputs.into_iter().zip(opened).enumerate() {
+            let metrics = Arc::clone(&output_metrics[id]);
+            let durable = disk.is_some();
+            let (buffer, sink) = match disk {
+                None => {
+                    let buffer = Arc::new(MemoryBuffer::new(spec.buffer, Arc::clone(&metrics)));
+                    (Arc::clone(&buffer), Buffer::Memory(buffer))
+                }
+                Some(opened) => {
+                    let feeds = buffer::disk::Feeds {
+                        inputs: spec
+                            .takes
+                            .iter()
+                            .map(|&i| (i, Arc::from(input_names[i].as_str())))
+                            .collect(),
+                    };
+                    for (input, records) in &opened.replay {
+                        let (i, _) = feeds.find(input);
+                        let route = ledger.route(i, id).expect("fed inputs are routed");
+                        ledger.replayed(route, *records);
+                    }
+                    let replayed: u64 = opened.replay.iter().map(|(_, n)| n).sum();
+                    if replayed > 0 {
+                        tracing::info!(output = %spec.name, records = replayed, "disk buffer: replaying undelivered records from an earlier run");
+                    }
+                    let read_ahead = Arc::new(MemoryBuffer::new(
+                        spec.buffer.read_ahead(),
+                        Arc::clone(&metrics),
+                    ));
+                    let disk =
+                        buffer::disk::start(opened, Arc::clone(&read_ahead), feeds, &mut drivers);
+                    (read_ahead, Buffer::Disk(disk))
+                }
+            };
             let cx = driver::DriverContext {
                 name: Arc::from(spec.name.as_str()),
                 buffer: Arc::clone(&buffer),
@@ -103,11 +179,12 @@ impl Pipeline {
                 metrics: Arc::clone(&metrics),
                 hard_stop: hard_stop.clone(),
                 dead_letters: spec.driver.dead_letter.as_ref().map(DeadLetters::new),
+                durable,
                 settings: spec.driver,
             };
             drivers.spawn(spec.built.start(cx));
             buffers.push(buffer);
-            output_metrics.push(metrics);
+            sinks.push(sink);
         }
 
         let mut input_metrics = Vec::new();
@@ -118,7 +195,7 @@ impl Pipeline {
             let targets = (0..buffers.len())
                 .filter_map(|o| {
                     ledger.route(id, o).map(|route| router::Target {
-                        buffer: Arc::clone(&buffers[o]),
+                        buffer: sinks[o].clone(),
                         route,
                     })
                 })
@@ -141,7 +218,7 @@ impl Pipeline {
             input_metrics.push(metrics);
         }
 
-        Pipeline {
+        Ok(Pipeline {
             input_names,
             ledger,
             input_metrics,
@@ -153,7 +230,7 @@ impl Pipeline {
             shutdown,
             hard_stop,
             failed_inputs: Vec::new(),
-        }
+        })
     }
 
     /// Waits until every input has returned (finite sources such as stdin end by themselves)

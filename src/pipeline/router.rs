@@ -4,13 +4,13 @@
 
 use crate::batch::{Batch, Slice};
 use crate::ledger::{Ledger, RouteId, Settled};
-use crate::pipeline::buffer::{MemoryBuffer, Push};
+use crate::pipeline::buffer::{Buffer, Push};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
 /// One output an input feeds.
 pub(crate) struct Target {
-    pub buffer: Arc<MemoryBuffer>,
+    pub buffer: Buffer,
     pub route: RouteId,
 }
 

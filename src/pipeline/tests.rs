@@ -69,9 +69,11 @@ fn start(
             takes: case.takes,
             buffer: case.buffer,
             driver: case.driver,
+            data_dir: std::env::temp_dir(),
         });
     }
-    (senders, Pipeline::start(input_specs, output_specs), probes)
+    let pipeline = Pipeline::start(input_specs, output_specs).expect("memory buffers open");
+    (senders, pipeline, probes)
 }
 
 pub(super) async fn send_acked(tx: &mpsc::Sender<Batch>, records: Vec<LogRecord>) -> AckReceiver {

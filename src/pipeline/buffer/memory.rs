@@ -2,69 +2,13 @@
 //! is in flight, so memory stays bounded whatever the destination does. When full it either
 //! blocks the producer (back-pressure reaches the input) or drops the newest batch (counted).
 
+use super::{BufferSettings, Push, WhenFull};
 use crate::batch::Slice;
-use crate::config::ByteSize;
 use crate::metrics::OutputMetrics;
 use crate::pipeline::batcher::{BatchSettings, Queue};
-use serde::Deserialize;
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::Notify;
 use tokio::time::Instant;
-
-/// What to do with a batch that does not fit.
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum WhenFull {
-    /// Wait for room: back-pressure to the input (the default; loses nothing).
-    #[default]
-    Block,
-    /// Drop the incoming batch and count it (`dropped`, reason `buffer_full`).
-    DropNewest,
-}
-
-/// Where an output buffers.
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum BufferKind {
-    #[default]
-    Memory,
-}
-
-/// `[outputs.NAME.buffer]`.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
-pub struct BufferSettings {
-    #[serde(rename = "type")]
-    pub kind: BufferKind,
-    /// Most records queued or in flight.
-    pub max_records: usize,
-    /// Most estimated bytes queued or in flight.
-    pub max_bytes: ByteSize,
-    pub when_full: WhenFull,
-}
-
-impl Default for BufferSettings {
-    fn default() -> Self {
-        BufferSettings {
-            kind: BufferKind::Memory,
-            // Enough for a few seconds of a busy host while a destination hiccups, small
-            // enough that an agent on every node stays within a few tens of MB.
-            max_records: 20_000,
-            max_bytes: ByteSize(16 << 20),
-            when_full: WhenFull::Block,
-        }
-    }
-}
-
-/// The result of offering a slice to the buffer.
-#[derive(Debug)]
-pub(crate) enum Push {
-    Accepted,
-    /// Full and `when_full = "drop_newest"`: the slice is handed back to be counted.
-    Full(Slice),
-    /// The output stopped at the shutdown deadline: handed back to be counted as dropped.
-    Stopped(Slice),
-}
 
 #[derive(Debug, Default)]
 struct State {
