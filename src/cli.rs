@@ -29,6 +29,8 @@ Examples:
   logferry                                  run the embedded default config (stdin -> stdout)
   logferry --config /etc/logferry/logferry.toml
   logferry validate --config logferry.toml  check a config without starting anything
+  logferry buffer verify --config logferry.toml   check every disk buffer (exit 1 if corrupt)
+  logferry buffer inspect /var/lib/logferry/buffers/loki
   printf 'a\\nb\\n' | logferry --config examples/stdin-to-file.toml
 
 Exit codes: 0 success, 78 config error, 1 runtime failure.";
@@ -59,6 +61,30 @@ struct Cli {
 enum Command {
     /// Check the config (and build every component) without starting anything.
     Validate,
+    /// Look into disk buffers without starting anything.
+    Buffer {
+        #[command(subcommand)]
+        action: BufferAction,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum BufferAction {
+    /// Report segments, entries, records and undelivered records; exit 1 on corruption.
+    Verify(BufferTarget),
+    /// Report segments, entries, records and undelivered records (corruption is reported,
+    /// exit 0).
+    Inspect(BufferTarget),
+}
+
+#[derive(clap::Args, Debug)]
+struct BufferTarget {
+    /// A buffer directory (`{data_dir}/buffers/{output}`). Without it, every disk buffer
+    /// of the config's outputs.
+    dir: Option<PathBuf>,
+    /// Only this output's buffer (with the config).
+    #[arg(long, value_name = "NAME")]
+    output: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -99,6 +125,7 @@ pub fn main() -> ExitCode {
             );
             ExitCode::SUCCESS
         }
+        Some(Command::Buffer { action }) => buffer_command(&config, action),
         None => match run(config, specs, cli.config.clone()) {
             Ok(code) => code,
             Err(e) => {
@@ -107,6 +134,57 @@ pub fn main() -> ExitCode {
             }
         },
     }
+}
+
+/// `logferry buffer verify|inspect`: reads only, so it is safe beside a running logferry.
+fn buffer_command(config: &Config, action: BufferAction) -> ExitCode {
+    let (target, verify) = match action {
+        BufferAction::Verify(t) => (t, true),
+        BufferAction::Inspect(t) => (t, false),
+    };
+    let dirs: Vec<PathBuf> = match (&target.dir, &target.output) {
+        (Some(dir), _) => vec![dir.clone()],
+        (None, only) => {
+            let chosen: Vec<PathBuf> = config
+                .outputs
+                .iter()
+                .filter(|o| o.buffer.kind == crate::pipeline::BufferKind::Disk)
+                .filter(|o| only.as_ref().is_none_or(|n| *n == o.name))
+                .map(|o| crate::pipeline::disk_buffer_dir(&o.data_dir, &o.name))
+                .collect();
+            if chosen.is_empty() {
+                eprintln!(
+                    "logferry: {}: no output {}has buffer.type = \"disk\"",
+                    config.origin.display(),
+                    only.as_ref()
+                        .map(|n| format!("named \"{n}\" "))
+                        .unwrap_or_default()
+                );
+                return ExitCode::from(EXIT_CONFIG);
+            }
+            chosen
+        }
+    };
+    let mut code = ExitCode::SUCCESS;
+    for dir in dirs {
+        if !dir.exists() {
+            println!("disk buffer {}: not created yet (empty)", dir.display());
+            continue;
+        }
+        match crate::pipeline::buffer::disk::inspect(&dir) {
+            Ok(report) => {
+                print!("{}", report.render());
+                if verify && !report.is_clean() {
+                    code = ExitCode::FAILURE;
+                }
+            }
+            Err(e) => {
+                eprintln!("logferry: disk buffer {}: {e}", dir.display());
+                code = ExitCode::FAILURE;
+            }
+        }
+    }
+    code
 }
 
 fn load(path: Option<&std::path::Path>) -> Result<Config, ConfigError> {

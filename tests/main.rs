@@ -7,6 +7,7 @@ mod beats_input;
 mod cli;
 mod config_errors;
 mod container_logs;
+mod crash_safety;
 mod elasticsearch_input;
 mod file_delivery;
 mod file_input;
