@@ -4,6 +4,7 @@
 //! sender was told was accepted must be in the output at the end. With a disk buffer the
 //! acknowledgement comes once the record is stored; with a memory buffer only once written.
 
+use crate::support::numbered::{bulk_send, delivered, http_post, message};
 use crate::support::{Running, Setup, eventually, free_port};
 use std::collections::HashSet;
 use std::io::{Read, Write};
@@ -29,26 +30,6 @@ impl Rng {
         self.0 ^= self.0 << 17;
         self.0 % below
     }
-}
-
-fn message(id: usize) -> String {
-    format!("rec-{id:07}")
-}
-
-/// Every `rec-NNNNNNN` in the output, in order (found by pattern, so a line cut by the
-/// kill cannot hide the ones after it).
-fn delivered(setup: &Setup) -> Vec<usize> {
-    let text = std::fs::read_to_string(setup.path("out.ndjson")).unwrap_or_default();
-    let mut ids = Vec::new();
-    let mut rest = text.as_str();
-    while let Some(at) = rest.find("rec-") {
-        let digits = &rest[at + 4..];
-        if digits.len() >= 7 && digits.as_bytes()[..7].iter().all(u8::is_ascii_digit) {
-            ids.push(digits[..7].parse().unwrap());
-        }
-        rest = &rest[at + 4..];
-    }
-    ids
 }
 
 fn crash_loop(name: &str, input: &str, buffer: &str, send: Send) {
@@ -114,7 +95,7 @@ fn crash_loop(name: &str, input: &str, buffer: &str, send: Send) {
     let acked = acked.lock().unwrap().clone();
     assert_eq!(acked.len(), REQUESTS * PER_REQUEST);
     let got = eventually(Duration::from_secs(60), "every acknowledged record", || {
-        let got = delivered(&setup);
+        let got = delivered(&setup.path("out.ndjson"));
         let have: HashSet<usize> = got.iter().copied().collect();
         acked.iter().all(|id| have.contains(id)).then_some(got)
     });
@@ -131,26 +112,6 @@ fn crash_loop(name: &str, input: &str, buffer: &str, send: Send) {
     assert!(kills >= 3, "{name}: the sender finished before three kills");
 }
 
-/// One HTTP/1.1 request on a fresh connection; the status and body, or `None` when the
-/// connection failed (logferry down or killed mid-request).
-fn http(port: u16, path: &str, content_type: &str, body: &[u8]) -> Option<(u16, String)> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .ok()?;
-    let head = format!(
-        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).ok()?;
-    stream.write_all(body).ok()?;
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).ok()?;
-    let status = answer.split(' ').nth(1)?.parse().ok()?;
-    let body = answer.split_once("\r\n\r\n")?.1.to_string();
-    Some((status, body))
-}
-
 fn otlp_send(port: u16, ids: std::ops::Range<usize>) -> bool {
     let records: Vec<String> = ids
         .map(|id| format!(r#"{{"body":{{"stringValue":"{}"}}}}"#, message(id)))
@@ -160,21 +121,9 @@ fn otlp_send(port: u16, ids: std::ops::Range<usize>) -> bool {
         records.join(",")
     );
     matches!(
-        http(port, "/v1/logs", "application/json", body.as_bytes()),
+        http_post(port, "/v1/logs", "application/json", body.as_bytes()),
         Some((200, _))
     )
-}
-
-fn bulk_send(port: u16, ids: std::ops::Range<usize>) -> bool {
-    let mut body = String::new();
-    for id in ids {
-        body.push_str("{\"create\":{\"_index\":\"logs\"}}\n");
-        body.push_str(&format!("{{\"message\":\"{}\"}}\n", message(id)));
-    }
-    match http(port, "/_bulk", "application/x-ndjson", body.as_bytes()) {
-        Some((200, answer)) => answer.contains("\"errors\":false"),
-        _ => false,
-    }
 }
 
 /// A Lumberjack v2 window of JSON events; accepted once the ACK names its last sequence.
@@ -302,7 +251,7 @@ fn file_tailing_kill_9_loses_no_line_with_a_disk_buffer() {
     writer.join().unwrap();
     let mut running = Running::start(&setup.config);
     let got = eventually(Duration::from_secs(60), "every line", || {
-        let got = delivered(&setup);
+        let got = delivered(&setup.path("out.ndjson"));
         let unique: HashSet<usize> = got.iter().copied().collect();
         (unique.len() >= total).then_some(got)
     });

@@ -8,6 +8,7 @@ mod cli;
 mod config_errors;
 mod container_logs;
 mod crash_safety;
+mod disk_buffer;
 mod elasticsearch_input;
 mod file_delivery;
 mod file_input;

@@ -6,6 +6,7 @@
 pub mod file;
 pub mod loki;
 pub mod loki_proto;
+pub mod numbered;
 pub mod otlp;
 pub mod syslog;
 
