@@ -20,6 +20,8 @@
 //! Delivery is at least once: after a crash, entries delivered but not yet recorded in
 //! `acked` are sent again.
 
+mod reader;
+mod recover;
 mod report;
 pub mod segment;
 #[cfg(test)]
@@ -28,19 +30,18 @@ mod tests;
 pub use report::{Report, SegmentReport, inspect};
 
 use super::{BufferSettings, MemoryBuffer, Push, WhenFull};
-use crate::ack::{AckReceiver, AckToken, Delivery};
-use crate::batch::{Batch, Slice};
+use crate::ack::{AckReceiver, Delivery};
+use crate::batch::Slice;
 use crate::ledger::InputId;
 use crate::metrics::OutputMetrics;
-use crate::record::LogRecord;
-use bytes::Bytes;
-use segment::{Corruption, EntryMeta, MAGIC};
+use recover::{create_segment, write_acked};
+use segment::MAGIC;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 use tokio::sync::{Notify, mpsc};
@@ -51,9 +52,7 @@ use tokio_util::sync::CancellationToken;
 pub const MIN_MAX_BYTES: u64 = 1 << 20;
 /// The file holding the delivered position.
 pub const ACKED_FILE: &str = "acked";
-const LOCK_FILE: &str = "lock";
-/// Most bytes the reader takes from disk per step.
-const READ_CHUNK: usize = 1 << 20;
+pub(super) const LOCK_FILE: &str = "lock";
 /// How often a failed write is tried again.
 const WRITE_RETRY: Duration = Duration::from_secs(1);
 /// Least time between two log lines about failed writes.
@@ -95,7 +94,7 @@ pub struct Pos {
 }
 
 #[derive(Debug)]
-struct State {
+pub(super) struct State {
     /// End of the entries written so far.
     written: Pos,
     /// Everything before this is delivered.
@@ -108,7 +107,7 @@ struct State {
     last_error_log: Option<Instant>,
 }
 
-struct Writer {
+pub(super) struct Writer {
     dir: PathBuf,
     file: File,
     id: u64,
@@ -176,173 +175,11 @@ fn now_nanos() -> u64 {
         .map_or(0, |d| d.as_nanos() as u64)
 }
 
-fn segment_limit(max_bytes: u64) -> u64 {
+pub(super) fn segment_limit(max_bytes: u64) -> u64 {
     (max_bytes / 8).clamp(256 << 10, 64 << 20)
 }
 
-fn read_acked(dir: &Path) -> Option<Pos> {
-    let text = std::fs::read_to_string(dir.join(ACKED_FILE)).ok()?;
-    let mut parts = text.split_whitespace().map(str::parse::<u64>);
-    match (parts.next(), parts.next()) {
-        (Some(Ok(seg)), Some(Ok(offset))) => Some(Pos { seg, offset }),
-        _ => None,
-    }
-}
-
-fn write_acked(dir: &Path, pos: Pos) -> io::Result<()> {
-    let tmp = dir.join(format!("{ACKED_FILE}.tmp"));
-    std::fs::write(&tmp, format!("{} {}\n", pos.seg, pos.offset))?;
-    std::fs::rename(&tmp, dir.join(ACKED_FILE))
-}
-
-fn create_segment(dir: &Path, id: u64) -> io::Result<File> {
-    let path = dir.join(segment::file_name(id));
-    let file = File::options()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .open(&path)?;
-    if let Err(e) = file.write_all_at(MAGIC, 0) {
-        drop(file);
-        let _ = std::fs::remove_file(&path);
-        return Err(e);
-    }
-    Ok(file)
-}
-
-/// Copies a segment's bytes from `at` on to a `.corrupt` file beside it (best effort).
-fn set_aside(path: &Path, at: u64) -> Option<PathBuf> {
-    let data = std::fs::read(path).ok()?;
-    let aside = PathBuf::from(format!("{}.{at}.corrupt", path.display()));
-    std::fs::write(&aside, data.get(at as usize..)?).ok()?;
-    Some(aside)
-}
-
 impl DiskBuffer {
-    /// Opens (or creates) the buffer in `dir`: checks every segment, sets corrupt stretches
-    /// aside, and starts a fresh segment for writing.
-    pub(crate) fn open(
-        dir: &Path,
-        name: Arc<str>,
-        settings: BufferSettings,
-        metrics: Arc<OutputMetrics>,
-        hard_stop: CancellationToken,
-    ) -> Result<Opened, OpenError> {
-        let fail = |what, source| OpenError::Io {
-            dir: dir.to_owned(),
-            what,
-            source,
-        };
-        std::fs::create_dir_all(dir).map_err(|e| fail("create the directory", e))?;
-        let lock = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(dir.join(LOCK_FILE))
-            .map_err(|e| fail("open its lock file", e))?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => return Err(OpenError::Locked(dir.into())),
-            Err(std::fs::TryLockError::Error(e)) => return Err(fail("lock its lock file", e)),
-        }
-        let acked = read_acked(dir).unwrap_or_default();
-        let mut segments = BTreeMap::new();
-        let mut replay: Vec<(String, u64)> = Vec::new();
-        for (id, path) in segment::list(dir).map_err(|e| fail("list the directory", e))? {
-            if id < acked.seg {
-                // Delivered; its deletion was cut short.
-                let _ = std::fs::remove_file(&path);
-                continue;
-            }
-            let scan = segment::scan(&path).map_err(|e| fail("read a segment", e))?;
-            if let Some((at, why)) = &scan.corruption {
-                metrics.buffer_corrupt.add(1);
-                let aside = set_aside(&path, *at);
-                tracing::warn!(output = %name, segment = %path.display(), offset = at, error = %why, set_aside = ?aside, lost_bytes = scan.file_len - at, "disk buffer: corrupt or torn data found and set aside; the entries before it are kept");
-                if matches!(why, Corruption::BadMagic) {
-                    let _ = std::fs::remove_file(&path);
-                    continue;
-                }
-                File::options()
-                    .write(true)
-                    .open(&path)
-                    .and_then(|f| f.set_len(scan.good_len))
-                    .map_err(|e| fail("cut a corrupt segment short", e))?;
-            }
-            for (start, _, meta) in &scan.entries {
-                if (Pos {
-                    seg: id,
-                    offset: *start,
-                }) >= acked
-                {
-                    match replay.iter_mut().find(|(n, _)| *n == meta.input) {
-                        Some((_, n)) => *n += u64::from(meta.records),
-                        None => replay.push((meta.input.clone(), u64::from(meta.records))),
-                    }
-                }
-            }
-            segments.insert(id, scan.good_len);
-        }
-        let start = match segments.first_key_value() {
-            Some((&first, _)) if first == acked.seg => Pos {
-                seg: first,
-                offset: acked.offset.max(MAGIC.len() as u64),
-            },
-            Some((&first, _)) => Pos {
-                seg: first,
-                offset: MAGIC.len() as u64,
-            },
-            None => Pos::default(),
-        };
-        let id = segments.last_key_value().map_or(1, |(id, _)| id + 1);
-        let file = create_segment(dir, id).map_err(|e| fail("create a segment", e))?;
-        segments.insert(id, MAGIC.len() as u64);
-        let written = Pos {
-            seg: id,
-            offset: MAGIC.len() as u64,
-        };
-        let start = if segments.len() == 1 { written } else { start };
-        let disk_bytes = segments.values().sum();
-        metrics.buffer_disk_bytes.add(disk_bytes as i64);
-        let writer = Writer {
-            dir: dir.to_owned(),
-            file,
-            id,
-            len: MAGIC.len() as u64,
-            segment_limit: segment_limit(settings.max_bytes.0),
-            fsync: settings.fsync,
-            interval: settings.fsync_interval.0,
-            last_sync: Instant::now(),
-            dirty: false,
-        };
-        let buffer = Arc::new(DiskBuffer {
-            name,
-            dir: dir.to_owned(),
-            settings,
-            metrics,
-            writer: Mutex::new(writer),
-            state: Mutex::new(State {
-                written,
-                acked: start,
-                segments,
-                disk_bytes,
-                producers: 0,
-                closed: false,
-                last_error_log: None,
-            }),
-            space: Notify::new(),
-            data: Notify::new(),
-            hard_stop,
-            closed: CancellationToken::new(),
-            _lock: lock,
-        });
-        Ok(Opened {
-            buffer,
-            replay,
-            start,
-        })
-    }
-
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -553,111 +390,9 @@ impl DiskBuffer {
 }
 
 /// An entry handed to the driver, waiting for its verdict.
-struct Pending {
+pub(super) struct Pending {
     end: Pos,
     verdict: AckReceiver,
-}
-
-/// One thing the reader found.
-enum Found {
-    Entry {
-        end: Pos,
-        meta: EntryMeta,
-        records: Vec<LogRecord>,
-    },
-    /// A corrupt entry met while reading (the rest of its segment is skipped).
-    Corrupt { at: Pos, end: Pos, why: Corruption },
-}
-
-/// What the reader may read: the written end and the segments.
-struct View {
-    written: Pos,
-    segments: BTreeMap<u64, u64>,
-}
-
-struct Reader {
-    dir: PathBuf,
-    pos: Pos,
-    file: Option<File>,
-}
-
-impl Reader {
-    /// Reads entries from `pos` on, up to about `READ_CHUNK` bytes.
-    fn read(&mut self, view: &View) -> Vec<Found> {
-        let mut found = Vec::new();
-        let mut taken = 0;
-        while taken < READ_CHUNK && self.pos < view.written {
-            let seg_end = if self.pos.seg == view.written.seg {
-                view.written.offset
-            } else {
-                view.segments.get(&self.pos.seg).copied().unwrap_or(0)
-            };
-            if self.pos.offset >= seg_end {
-                match view.segments.range(self.pos.seg + 1..).next() {
-                    Some((&id, _)) => {
-                        self.pos = Pos {
-                            seg: id,
-                            offset: MAGIC.len() as u64,
-                        };
-                        self.file = None;
-                        continue;
-                    }
-                    None => break,
-                }
-            }
-            let at = self.pos;
-            let skip = Pos {
-                seg: at.seg,
-                offset: seg_end,
-            };
-            match self.entry(seg_end) {
-                Ok((end, meta, records)) => {
-                    taken += (end - at.offset) as usize;
-                    self.pos.offset = end;
-                    found.push(Found::Entry {
-                        end: self.pos,
-                        meta,
-                        records,
-                    });
-                }
-                Err(why) => {
-                    self.pos = skip;
-                    found.push(Found::Corrupt { at, end: skip, why });
-                }
-            }
-        }
-        found
-    }
-
-    fn entry(&mut self, seg_end: u64) -> Result<(u64, EntryMeta, Vec<LogRecord>), Corruption> {
-        let io_error = |e: io::Error| Corruption::Records(format!("read failed: {e}"));
-        if self.file.is_none() {
-            let path = self.dir.join(segment::file_name(self.pos.seg));
-            self.file = Some(File::open(path).map_err(io_error)?);
-        }
-        let file = self.file.as_ref().expect("opened above");
-        let left = (seg_end - self.pos.offset) as usize;
-        let mut header = [0u8; segment::ENTRY_HEADER];
-        if left < header.len() {
-            return Err(Corruption::TornHeader(left));
-        }
-        file.read_exact_at(&mut header, self.pos.offset)
-            .map_err(io_error)?;
-        let len = u32::from_le_bytes(header[..4].try_into().expect("4 bytes")) as usize;
-        if len > segment::MAX_PAYLOAD || len > left - header.len() {
-            return Err(Corruption::TornPayload {
-                len,
-                left: left - header.len(),
-            });
-        }
-        let mut data = vec![0u8; header.len() + len];
-        file.read_exact_at(&mut data, self.pos.offset)
-            .map_err(io_error)?;
-        let data = Bytes::from(data);
-        let (range, meta) = segment::next_entry(&data, 0)?;
-        let records = segment::decode_records(&data.slice(range.clone()), &meta)?;
-        Ok((self.pos.offset + range.end as u64, meta, records))
-    }
 }
 
 /// Starts the tasks of an opened buffer: the reader (into `read_ahead`, which the driver
@@ -671,85 +406,15 @@ pub(crate) fn start(
     let buffer = opened.buffer;
     let (tx, rx) = mpsc::unbounded_channel();
     read_ahead.add_producer();
-    let reader = Reader {
+    let reader = reader::Reader {
         dir: buffer.dir.clone(),
         pos: opened.start,
         file: None,
     };
-    tasks.spawn(read(Arc::clone(&buffer), reader, read_ahead, feeds, tx));
+    tasks.spawn(reader::read(Arc::clone(&buffer), reader, read_ahead, feeds, tx));
     tasks.spawn(ack(Arc::clone(&buffer), rx));
     tasks.spawn(sync(Arc::clone(&buffer)));
     buffer
-}
-
-async fn read(
-    buffer: Arc<DiskBuffer>,
-    mut reader: Reader,
-    read_ahead: Arc<MemoryBuffer>,
-    feeds: Feeds,
-    acks: mpsc::UnboundedSender<Pending>,
-) {
-    'outer: loop {
-        let data = buffer.data.notified();
-        tokio::pin!(data);
-        let view = {
-            let state = buffer.lock();
-            if reader.pos < state.written {
-                Some(View {
-                    written: state.written,
-                    segments: state.segments.clone(),
-                })
-            } else if state.closed {
-                break;
-            } else {
-                data.as_mut().enable();
-                None
-            }
-        };
-        let Some(view) = view else {
-            tokio::select! {
-                _ = &mut data => continue,
-                _ = buffer.hard_stop.cancelled() => break,
-            }
-        };
-        let (back, found) = tokio::task::spawn_blocking(move || {
-            let found = reader.read(&view);
-            (reader, found)
-        })
-        .await
-        .expect("reading entries does not panic");
-        reader = back;
-        for item in found {
-            let slice = match item {
-                Found::Entry { end, meta, records } => {
-                    let (input, input_name) = feeds.find(&meta.input);
-                    let (token, verdict) = AckToken::new(records.len());
-                    let bytes = records.iter().map(LogRecord::estimated_bytes).sum();
-                    let mut batch = Batch::new(records);
-                    batch.input = input;
-                    batch.input_name = input_name;
-                    batch.bytes = bytes;
-                    let slice = Slice::whole(Arc::new(batch), Some(token));
-                    let _ = acks.send(Pending { end, verdict });
-                    slice
-                }
-                Found::Corrupt { at, end, why } => {
-                    buffer.metrics.buffer_corrupt.add(1);
-                    tracing::error!(output = %buffer.name, segment = at.seg, offset = at.offset, error = %why, "disk buffer: corrupt entry while reading; skipping the rest of its segment");
-                    let (token, verdict) = AckToken::new(0);
-                    token.delivered();
-                    let _ = acks.send(Pending { end, verdict });
-                    continue;
-                }
-            };
-            match read_ahead.push(slice).await {
-                Push::Accepted => {}
-                // Stopped at the deadline: the entry stays on disk for the next start.
-                Push::Full(_) | Push::Stopped(_) => break 'outer,
-            }
-        }
-    }
-    read_ahead.producer_done();
 }
 
 async fn ack(buffer: Arc<DiskBuffer>, mut pending: mpsc::UnboundedReceiver<Pending>) {

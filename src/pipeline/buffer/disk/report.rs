@@ -2,7 +2,8 @@
 //! without starting anything.
 
 use super::segment::{self, Corruption};
-use super::{ACKED_FILE, Pos, read_acked};
+use super::recover::read_acked;
+use super::{ACKED_FILE, Pos};
 use std::fmt::Write as _;
 use std::io;
 use std::path::{Path, PathBuf};
