@@ -4,6 +4,7 @@
 //! [`Records`]: slices of shared batches, so fan-out and request cutting copy no records.
 
 use crate::ack::AckToken;
+use crate::budget::MemoryBudget;
 use crate::ledger::{InputId, Ledger};
 use crate::record::LogRecord;
 use std::ops::Range;
@@ -86,6 +87,7 @@ pub struct BatchSender {
     input: InputId,
     name: Arc<str>,
     ledger: Arc<Ledger>,
+    budget: Option<Arc<MemoryBudget>>,
 }
 
 impl BatchSender {
@@ -94,13 +96,21 @@ impl BatchSender {
         input: InputId,
         name: Arc<str>,
         ledger: Arc<Ledger>,
+        budget: Option<Arc<MemoryBudget>>,
     ) -> Self {
         BatchSender {
             tx,
             input,
             name,
             ledger,
+            budget,
         }
+    }
+
+    /// True when the process-wide `memory_limit` is what keeps the pipeline full, so an
+    /// input can say so in its protocol's words (gRPC `RESOURCE_EXHAUSTED`, HTTP 429).
+    pub fn over_memory_limit(&self) -> bool {
+        self.budget.as_ref().is_some_and(|b| b.is_spent())
     }
 
     /// Sends a batch, waiting while the pipeline is full (back-pressure).

@@ -187,6 +187,13 @@ fn buffer_command(config: &Config, action: BufferAction) -> ExitCode {
     code
 }
 
+/// The `memory_limit` budget of a config, if it sets one.
+fn budget(config: &Config) -> Option<Arc<crate::pipeline::MemoryBudget>> {
+    config
+        .memory_limit
+        .map(|limit| Arc::new(crate::pipeline::MemoryBudget::new(limit.0 as usize)))
+}
+
 fn load(path: Option<&std::path::Path>) -> Result<Config, ConfigError> {
     match path {
         Some(path) => Config::load(path),
@@ -243,7 +250,8 @@ async fn run_async(
         None
     };
 
-    let mut pipeline = Pipeline::start(inputs, outputs).context("starting the pipeline")?;
+    let mut pipeline = Pipeline::start_limited(inputs, outputs, budget(&config))
+        .context("starting the pipeline")?;
     let shared_telemetry = Arc::new(std::sync::RwLock::new(pipeline.telemetry()));
     let admin = admin_listener.map(|listener| {
         tokio::spawn(crate::admin::serve(
@@ -281,14 +289,14 @@ async fn run_async(
                 if !failed.is_empty() {
                     tracing::error!(inputs = ?failed, "the replaced pipeline had failures");
                 }
-                pipeline = match Pipeline::start(inputs, outputs) {
+                pipeline = match Pipeline::start_limited(inputs, outputs, budget(&new_config)) {
                     Ok(started) => started,
                     Err(e) => {
                         tracing::error!(error = %e, "reload failed while starting the new config; going back to the previous one");
                         let restarted = config
                             .build()
                             .map_err(anyhow::Error::from)
-                            .and_then(|(i, o)| Ok(Pipeline::start(i, o)?))
+                            .and_then(|(i, o)| Ok(Pipeline::start_limited(i, o, budget(&config))?))
                             .context("restarting the previous config after a failed reload")?;
                         *shared_telemetry.write().unwrap_or_else(|e| e.into_inner()) =
                             restarted.telemetry();

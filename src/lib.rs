@@ -15,6 +15,7 @@
 pub mod ack;
 pub mod admin;
 pub mod batch;
+pub mod budget;
 pub mod cli;
 pub mod config;
 pub mod input;

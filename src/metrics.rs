@@ -114,6 +114,25 @@ pub struct OutputMetrics {
     pub adjusted: Arc<Adjustments>,
 }
 
+/// Appends the `memory_limit` budget: its limit and the estimated bytes held against it.
+pub fn render_budget(out: &mut String, used: usize, limit: usize) {
+    for (name, help, value) in [
+        (
+            "logferry_memory_limit_bytes",
+            "The configured memory_limit.",
+            limit,
+        ),
+        (
+            "logferry_memory_used_bytes",
+            "Estimated bytes of records held in memory buffers against memory_limit.",
+            used,
+        ),
+    ] {
+        family(out, name, "gauge", help);
+        sample(out, name, &[], value as u64);
+    }
+}
+
 /// Renders every metric in Prometheus text exposition format.
 pub fn render(inputs: &[&InputMetrics], outputs: &[&OutputMetrics], ledger: &Snapshot) -> String {
     let mut out = String::with_capacity(4096);
@@ -391,14 +410,17 @@ fn family(out: &mut String, name: &str, kind: &str, help: &str) {
 
 fn sample(out: &mut String, name: &str, labels: &[(&str, &str)], value: impl std::fmt::Display) {
     out.push_str(name);
-    out.push('{');
-    for (i, (k, v)) in labels.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
+    if !labels.is_empty() {
+        out.push('{');
+        for (i, (k, v)) in labels.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            let _ = write!(out, "{k}=\"{}\"", escape(v));
         }
-        let _ = write!(out, "{k}=\"{}\"", escape(v));
+        out.push('}');
     }
-    let _ = writeln!(out, "}} {value}");
+    let _ = writeln!(out, " {value}");
 }
 
 fn escape(v: &str) -> String {

@@ -20,6 +20,7 @@ mod operating;
 mod otlp_input;
 mod otlp_output;
 mod otlp_peers;
+mod overload;
 mod reload;
 mod sender_recipes;
 mod syslog_input;

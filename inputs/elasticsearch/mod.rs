@@ -278,7 +278,7 @@ fn failed(failure: &Failure) -> Response {
         Failure::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "content_too_long_exception"),
         Failure::Unauthenticated => return unauthorized(),
         Failure::Unsupported(_) => (StatusCode::NOT_ACCEPTABLE, "media_type_header_exception"),
-        Failure::Overloaded => (
+        Failure::Overloaded | Failure::MemoryLimit => (
             StatusCode::TOO_MANY_REQUESTS,
             "es_rejected_execution_exception",
         ),
@@ -288,7 +288,10 @@ fn failed(failure: &Failure) -> Response {
         ),
     };
     let mut response = api::error(status, kind, &reason);
-    if matches!(failure, Failure::Overloaded | Failure::ShuttingDown) {
+    if matches!(
+        failure,
+        Failure::Overloaded | Failure::MemoryLimit | Failure::ShuttingDown
+    ) {
         response.headers_mut().insert(
             http::header::RETRY_AFTER,
             http::HeaderValue::from(RETRY_AFTER.as_secs()),

@@ -90,6 +90,7 @@ fn error(failure: &Failure) -> Response {
         Failure::Unauthenticated => (Code::Unauthenticated, None),
         Failure::Unsupported(_) => (Code::Unimplemented, None),
         Failure::Overloaded | Failure::ShuttingDown => (Code::Unavailable, Some(RETRY_AFTER)),
+        Failure::MemoryLimit => (Code::ResourceExhausted, Some(RETRY_AFTER)),
     };
     let message = failure.message();
     let details = grpc::status_details(code, &message, retry);

@@ -120,6 +120,7 @@ fn error(encoding: Encoding, failure: &Failure) -> Response {
         Failure::Unauthenticated => (StatusCode::UNAUTHORIZED, 16),
         Failure::Unsupported(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, 12),
         Failure::Overloaded | Failure::ShuttingDown => (StatusCode::SERVICE_UNAVAILABLE, 14),
+        Failure::MemoryLimit => (StatusCode::TOO_MANY_REQUESTS, 8),
     };
     let message = failure.message();
     let body = match encoding {
@@ -135,7 +136,10 @@ fn error(encoding: Encoding, failure: &Failure) -> Response {
         }
     };
     let mut response = reply(status, encoding, body);
-    if status == StatusCode::SERVICE_UNAVAILABLE {
+    if matches!(
+        status,
+        StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS
+    ) {
         response.headers_mut().insert(
             http::header::RETRY_AFTER,
             HeaderValue::from(RETRY_AFTER.as_secs()),

@@ -57,11 +57,15 @@ struct Global {
     admin: AdminSettings,
     #[serde(default = "default_shutdown_timeout")]
     shutdown_timeout: HumanDuration,
+    memory_limit: Option<ByteSize>,
     #[serde(default)]
     inputs: toml::Table,
     #[serde(default)]
     outputs: toml::Table,
 }
+
+/// Smallest `memory_limit`: room for a few requests of a few MiB.
+const MIN_MEMORY_LIMIT: u64 = 4 << 20;
 
 fn default_data_dir() -> PathBuf {
     PathBuf::from("/var/lib/logferry")
@@ -132,6 +136,8 @@ pub struct Config {
     pub admin: AdminSettings,
     /// How long SIGTERM waits for outputs to drain.
     pub shutdown_timeout: HumanDuration,
+    /// One budget for the records held in every memory buffer, if set.
+    pub memory_limit: Option<ByteSize>,
     pub inputs: Vec<InputEntry>,
     pub outputs: Vec<OutputEntry>,
 }
@@ -306,6 +312,17 @@ fn parse(value: toml::Value) -> Result<Config, KeyError> {
         });
     }
 
+    if let Some(limit) = global.memory_limit
+        && limit.0 < MIN_MEMORY_LIMIT
+    {
+        return Err(KeyError::new(
+            "memory_limit",
+            format!(
+                "expected at least {} (got {limit})",
+                ByteSize(MIN_MEMORY_LIMIT)
+            ),
+        ));
+    }
     if inputs.is_empty() {
         return Err(KeyError::new(
             "inputs",
@@ -334,6 +351,7 @@ fn parse(value: toml::Value) -> Result<Config, KeyError> {
         data_dir: global.data_dir,
         admin: global.admin,
         shutdown_timeout: global.shutdown_timeout,
+        memory_limit: global.memory_limit,
         inputs,
         outputs,
     })

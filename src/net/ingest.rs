@@ -35,6 +35,9 @@ pub enum Failure {
     Unsupported(String),
     /// The pipeline is full: gRPC `UNAVAILABLE` with RetryInfo, HTTP 503 with Retry-After.
     Overloaded,
+    /// The process-wide `memory_limit` is reached: gRPC `RESOURCE_EXHAUSTED` with RetryInfo
+    /// (retryable, as OTLP specifies for throttling), HTTP 429 with Retry-After.
+    MemoryLimit,
     /// logferry is stopping: retryable, like overload.
     ShuttingDown,
 }
@@ -45,6 +48,7 @@ impl Failure {
             Failure::Invalid(m) | Failure::TooLarge(m) | Failure::Unsupported(m) => m.clone(),
             Failure::Unauthenticated => "missing or invalid credentials".into(),
             Failure::Overloaded => "logferry is at capacity; retry later".into(),
+            Failure::MemoryLimit => "logferry is at its memory limit; retry later".into(),
             Failure::ShuttingDown => "logferry is shutting down; retry later".into(),
         }
     }
@@ -149,7 +153,9 @@ impl Ingest {
     pub fn refuse(&self, failure: Failure) -> Failure {
         let metrics = &self.cx.metrics;
         match failure {
-            Failure::Overloaded | Failure::ShuttingDown => metrics.refused.add(1),
+            Failure::Overloaded | Failure::MemoryLimit | Failure::ShuttingDown => {
+                metrics.refused.add(1)
+            }
             Failure::Invalid(_) => {
                 metrics.errors.add(1);
                 metrics.parse_failures.add(1);
@@ -185,6 +191,9 @@ impl Ingest {
         match sent {
             Offer::Sent => {}
             // Not counted as received: the sender keeps the records and retries.
+            Offer::Full(_) if self.cx.sender.over_memory_limit() => {
+                return Err(self.refuse(Failure::MemoryLimit));
+            }
             Offer::Full(_) => return Err(self.refuse(Failure::Overloaded)),
             Offer::Closed => return Err(self.refuse(Failure::ShuttingDown)),
         }

@@ -18,7 +18,7 @@ pub mod testing;
 mod tests;
 
 pub use batcher::BatchSettings;
-pub use buffer::{BufferKind, BufferSettings, Fsync, WhenFull};
+pub use buffer::{BufferKind, BufferSettings, Fsync, MemoryBudget, WhenFull};
 pub use dead_letter::DeadLetterSettings;
 pub use driver::{BuiltOutput, DriverSettings};
 pub use retry::RetrySettings;
@@ -81,6 +81,7 @@ pub struct Pipeline {
     ledger: Arc<Ledger>,
     input_metrics: Vec<Arc<InputMetrics>>,
     output_metrics: Vec<Arc<OutputMetrics>>,
+    budget: Option<Arc<MemoryBudget>>,
     /// What each output's driver drains (a memory buffer, or a disk buffer's read-ahead).
     buffers: Vec<Arc<MemoryBuffer>>,
     inputs: JoinSet<(String, Result<(), crate::input::InputError>)>,
@@ -95,6 +96,15 @@ impl Pipeline {
     /// Starts every component on the current tokio runtime. Fails only when a disk buffer
     /// cannot be opened; nothing has started then.
     pub fn start(inputs: Vec<InputSpec>, outputs: Vec<OutputSpec>) -> Result<Pipeline, StartError> {
+        Self::start_limited(inputs, outputs, None)
+    }
+
+    /// [`Pipeline::start`] with every memory buffer drawing on one `memory_limit` budget.
+    pub fn start_limited(
+        inputs: Vec<InputSpec>,
+        outputs: Vec<OutputSpec>,
+        budget: Option<Arc<MemoryBudget>>,
+    ) -> Result<Pipeline, StartError> {
         let input_names: Vec<String> = inputs.iter().map(|i| i.name.clone()).collect();
         let output_names: Vec<String> = outputs.iter().map(|o| o.name.clone()).collect();
         let takes: Vec<Vec<InputId>> = outputs.iter().map(|o| o.takes.clone()).collect();
@@ -140,7 +150,11 @@ impl Pipeline {
             let durable = disk.is_some();
             let (buffer, sink) = match disk {
                 None => {
-                    let buffer = Arc::new(MemoryBuffer::new(spec.buffer, Arc::clone(&metrics)));
+                    let buffer = Arc::new(MemoryBuffer::new(
+                        spec.buffer,
+                        Arc::clone(&metrics),
+                        budget.clone(),
+                    ));
                     (Arc::clone(&buffer), Buffer::Memory(buffer))
                 }
                 Some(opened) => {
@@ -163,6 +177,7 @@ impl Pipeline {
                     let read_ahead = Arc::new(MemoryBuffer::new(
                         spec.buffer.read_ahead(),
                         Arc::clone(&metrics),
+                        budget.clone(),
                     ));
                     let disk =
                         buffer::disk::start(opened, Arc::clone(&read_ahead), feeds, &mut drivers);
@@ -208,7 +223,7 @@ impl Pipeline {
             let name: Arc<str> = Arc::from(spec.name.as_str());
             let cx = InputContext {
                 name: Arc::clone(&name),
-                sender: BatchSender::new(tx, id, name, Arc::clone(&ledger)),
+                sender: BatchSender::new(tx, id, name, Arc::clone(&ledger), budget.clone()),
                 shutdown: shutdown.child_token(),
                 metrics: Arc::clone(&metrics),
             };
@@ -223,6 +238,7 @@ impl Pipeline {
             ledger,
             input_metrics,
             output_metrics,
+            budget,
             buffers,
             inputs: running,
             routers,
@@ -319,6 +335,7 @@ impl Pipeline {
             ledger: Arc::clone(&self.ledger),
             inputs: self.input_metrics.clone(),
             outputs: self.output_metrics.clone(),
+            budget: self.budget.clone(),
         }
     }
 }
@@ -330,6 +347,7 @@ pub struct Telemetry {
     ledger: Arc<Ledger>,
     inputs: Vec<Arc<InputMetrics>>,
     outputs: Vec<Arc<OutputMetrics>>,
+    budget: Option<Arc<MemoryBudget>>,
 }
 
 impl Telemetry {
@@ -342,7 +360,11 @@ impl Telemetry {
     pub fn render_prometheus(&self) -> String {
         let inputs: Vec<&InputMetrics> = self.inputs.iter().map(Arc::as_ref).collect();
         let outputs: Vec<&OutputMetrics> = self.outputs.iter().map(Arc::as_ref).collect();
-        crate::metrics::render(&inputs, &outputs, &self.ledger())
+        let mut text = crate::metrics::render(&inputs, &outputs, &self.ledger());
+        if let Some(budget) = &self.budget {
+            crate::metrics::render_budget(&mut text, budget.used(), budget.limit());
+        }
+        text
     }
 
     /// The metrics of an output, by name.

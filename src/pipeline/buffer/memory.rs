@@ -2,7 +2,7 @@
 //! is in flight, so memory stays bounded whatever the destination does. When full it either
 //! blocks the producer (back-pressure reaches the input) or drops the newest batch (counted).
 
-use super::{BufferSettings, Push, WhenFull};
+use super::{BufferSettings, MemoryBudget, Push, WhenFull};
 use crate::batch::Slice;
 use crate::metrics::OutputMetrics;
 use crate::pipeline::batcher::{BatchSettings, Queue};
@@ -35,11 +35,19 @@ pub(crate) struct MemoryBuffer {
     data: Notify,
     settings: BufferSettings,
     metrics: Arc<OutputMetrics>,
+    /// The process-wide `memory_limit`, if set.
+    budget: Option<Arc<MemoryBudget>>,
 }
 
 impl MemoryBuffer {
-    pub(crate) fn new(settings: BufferSettings, metrics: Arc<OutputMetrics>) -> Self {
+    /// A buffer bounded by `settings`, and by the process-wide budget if there is one.
+    pub(crate) fn new(
+        settings: BufferSettings,
+        metrics: Arc<OutputMetrics>,
+        budget: Option<Arc<MemoryBudget>>,
+    ) -> Self {
         MemoryBuffer {
+            budget,
             state: Mutex::new(State::default()),
             space: Notify::new(),
             data: Notify::new(),
@@ -80,15 +88,24 @@ impl MemoryBuffer {
         loop {
             let space = self.space.notified();
             tokio::pin!(space);
+            let freed = self.budget.as_ref().map(|b| b.freed.notified());
+            tokio::pin!(freed);
+            if let Some(freed) = freed.as_mut().as_pin_mut() {
+                freed.enable();
+            }
             {
                 let mut state = self.lock();
                 if state.stopped {
                     return Push::Stopped(slice);
                 }
                 // An empty buffer takes anything, so one oversized batch cannot wedge it.
-                let fits = state.held_records == 0
+                let fits = (state.held_records == 0
                     || (state.held_records + records <= self.settings.max_records
-                        && state.held_bytes + bytes <= self.settings.max_bytes.0 as usize);
+                        && state.held_bytes + bytes <= self.settings.max_bytes.0 as usize))
+                    && self
+                        .budget
+                        .as_ref()
+                        .is_none_or(|b| b.try_take(MemoryBudget::charge(records, bytes)));
                 if fits {
                     state.held_records += records;
                     state.held_bytes += bytes;
@@ -107,7 +124,15 @@ impl MemoryBuffer {
                 state.producer_waiting = true;
             }
             self.data.notify_one();
-            space.await;
+            match freed.as_mut().as_pin_mut() {
+                Some(freed) => {
+                    tokio::select! {
+                        _ = &mut space => {}
+                        _ = freed => {}
+                    }
+                }
+                None => space.await,
+            }
         }
     }
 
@@ -172,6 +197,9 @@ impl MemoryBuffer {
         }
         self.metrics.buffer_records.add(-(records as i64));
         self.metrics.buffer_bytes.add(-(bytes as i64));
+        if let Some(budget) = &self.budget {
+            budget.give_back(MemoryBudget::charge(records, bytes));
+        }
         self.space.notify_waiters();
     }
 }

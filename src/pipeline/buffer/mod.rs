@@ -5,6 +5,7 @@
 pub mod disk;
 mod memory;
 
+pub use crate::budget::MemoryBudget;
 pub(crate) use disk::DiskBuffer;
 pub use disk::Fsync;
 pub(crate) use memory::MemoryBuffer;

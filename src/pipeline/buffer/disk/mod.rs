@@ -411,7 +411,13 @@ pub(crate) fn start(
         pos: opened.start,
         file: None,
     };
-    tasks.spawn(reader::read(Arc::clone(&buffer), reader, read_ahead, feeds, tx));
+    tasks.spawn(reader::read(
+        Arc::clone(&buffer),
+        reader,
+        read_ahead,
+        feeds,
+        tx,
+    ));
     tasks.spawn(ack(Arc::clone(&buffer), rx));
     tasks.spawn(sync(Arc::clone(&buffer)));
     buffer

@@ -190,4 +190,3 @@ pub(super) async fn read(
     }
     read_ahead.producer_done();
 }
-

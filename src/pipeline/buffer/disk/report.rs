@@ -1,8 +1,8 @@
 //! `logferry buffer inspect|verify`: what a disk buffer holds, read without changing it and
 //! without starting anything.
 
-use super::segment::{self, Corruption};
 use super::recover::read_acked;
+use super::segment::{self, Corruption};
 use super::{ACKED_FILE, Pos};
 use std::fmt::Write as _;
 use std::io;
