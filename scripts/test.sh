@@ -28,6 +28,9 @@ step "cargo test (unit, end to end, doc)"
 cargo test --all-targets --locked
 cargo test --doc --locked
 
+step "fuzzing: every target briefly (cargo fuzz, nightly; longer runs: bash fuzz/run.sh 600)"
+bash fuzz/run.sh 20
+
 step "packaging: static binary, container image, .deb + systemd, Kubernetes manifests"
 bash packaging/test.sh
 

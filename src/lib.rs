@@ -18,6 +18,8 @@ pub mod batch;
 pub mod budget;
 pub mod cli;
 pub mod config;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod input;
 pub mod ledger;
 pub mod metrics;

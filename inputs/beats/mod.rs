@@ -13,7 +13,7 @@
 
 mod config;
 mod connection;
-mod frame;
+pub(crate) mod frame;
 
 pub use config::BeatsConfig;
 

@@ -23,7 +23,7 @@
 //! | shutting down | 503 + `Retry-After: 1` |
 
 mod api;
-mod bulk;
+pub(crate) mod bulk;
 mod config;
 
 pub use config::{AuthConfig, ElasticsearchConfig};
