@@ -10,15 +10,17 @@ rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly -
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 
 targets=$(cargo +nightly fuzz list)
-# One build for all targets; each run then starts at once.
+# One build for all targets; the runs then use the built binaries, so they neither rebuild
+# nor follow a source tree that changes meanwhile.
 cargo +nightly fuzz build 2>&1 | tail -n 3
+bin="target/$(rustc +nightly -vV | sed -n 's/^host: //p')/release"
 for target in $targets; do
-  mkdir -p "corpus/$target"
+  mkdir -p "corpus/$target" "artifacts/$target"
   # Seed each corpus from the checked-in seeds so short runs start from real input.
   [ -d "seeds/$target" ] && cp -n seeds/"$target"/* "corpus/$target/" 2>/dev/null || true
   printf '%-16s ' "$target"
   log="$(mktemp)"
-  if ! cargo +nightly fuzz run "$target" "corpus/$target" -- \
+  if ! "$bin/$target" "corpus/$target" -artifact_prefix="artifacts/$target/" \
       -max_total_time="$seconds" -rss_limit_mb=2048 -max_len=65536 >"$log" 2>&1; then
     tail -n 40 "$log"
     echo "fuzz target $target failed; the input is in fuzz/artifacts/$target/" >&2

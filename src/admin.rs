@@ -1,24 +1,30 @@
 //! The admin HTTP listener (loopback by default): `/health` (the process is up), `/ready`
-//! (the pipeline is running), `/metrics` (Prometheus text) and `/ledger` (the record ledger
-//! as JSON, with whether it balances).
+//! (the pipeline is running), `/metrics` (Prometheus text), `/ledger` (the record ledger
+//! as JSON, with whether it balances) and `POST /reload` (re-read the config, as SIGHUP,
+//! answering with the outcome: what `logferry reload` calls).
 
 use crate::pipeline::Telemetry;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{get, post};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 /// The running pipeline's counters; a reload swaps in the new pipeline's.
 pub type SharedTelemetry = Arc<std::sync::RwLock<Telemetry>>;
 
+/// A reload asked for over HTTP, answered with its outcome (a summary, or the error).
+pub type ReloadRequest = oneshot::Sender<Result<String, String>>;
+
 #[derive(Clone)]
 struct AdminState {
     telemetry: SharedTelemetry,
     ready: Arc<AtomicBool>,
+    reloads: mpsc::Sender<ReloadRequest>,
 }
 
 impl AdminState {
@@ -35,6 +41,7 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     telemetry: SharedTelemetry,
     ready: Arc<AtomicBool>,
+    reloads: mpsc::Sender<ReloadRequest>,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let app = Router::new()
@@ -42,7 +49,12 @@ pub async fn serve(
         .route("/ready", get(ready_handler))
         .route("/metrics", get(metrics_handler))
         .route("/ledger", get(ledger_handler))
-        .with_state(AdminState { telemetry, ready });
+        .route("/reload", post(reload_handler))
+        .with_state(AdminState {
+            telemetry,
+            ready,
+            reloads,
+        });
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await
@@ -53,6 +65,24 @@ async fn ready_handler(State(state): State<AdminState>) -> impl IntoResponse {
         (StatusCode::OK, "ready\n")
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "not ready\n")
+    }
+}
+
+async fn reload_handler(State(state): State<AdminState>) -> impl IntoResponse {
+    let (tx, rx) = oneshot::channel();
+    if state.reloads.send(tx).await.is_err() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "logferry is stopping\n".to_string(),
+        );
+    }
+    match rx.await {
+        Ok(Ok(summary)) => (StatusCode::OK, format!("{summary}\n")),
+        Ok(Err(error)) => (StatusCode::CONFLICT, format!("{error}\n")),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "logferry is stopping\n".to_string(),
+        ),
     }
 }
 

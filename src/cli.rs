@@ -5,6 +5,7 @@ use crate::config::{Config, ConfigError};
 use crate::pipeline::{InputSpec, OutputSpec, Pipeline};
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -29,6 +30,7 @@ Examples:
   logferry                                  run the embedded default config (stdin -> stdout)
   logferry --config /etc/logferry/logferry.toml
   logferry validate --config logferry.toml  check a config without starting anything
+  logferry reload --config logferry.toml    reload the running logferry (exit 1 if not applied)
   logferry buffer verify --config logferry.toml   check every disk buffer (exit 1 if corrupt)
   logferry buffer inspect /var/lib/logferry/buffers/loki
   printf 'a\\nb\\n' | logferry --config examples/stdin-to-file.toml
@@ -61,6 +63,9 @@ struct Cli {
 enum Command {
     /// Check the config (and build every component) without starting anything.
     Validate,
+    /// Ask the running logferry (through its admin endpoint) to reload the config; exits 0
+    /// when applied, 1 when refused or failed, 78 when the config is invalid here.
+    Reload,
     /// Look into disk buffers without starting anything.
     Buffer {
         #[command(subcommand)]
@@ -126,6 +131,7 @@ pub fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Some(Command::Buffer { action }) => buffer_command(&config, action),
+        Some(Command::Reload) => reload_command(&config),
         None => match run(config, specs, cli.config.clone()) {
             Ok(code) => code,
             Err(e) => {
@@ -133,6 +139,49 @@ pub fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+    }
+}
+
+/// `logferry reload`: `POST /reload` on the admin listener, printing the outcome.
+fn reload_command(config: &Config) -> ExitCode {
+    use std::io::{Read, Write};
+    if !config.admin.enabled {
+        eprintln!(
+            "logferry: {}: admin.enabled is false; send SIGHUP to the process instead",
+            config.origin.display()
+        );
+        return ExitCode::from(EXIT_CONFIG);
+    }
+    let address = config.admin.listen;
+    let answer = (|| -> std::io::Result<String> {
+        let mut stream = std::net::TcpStream::connect(address)?;
+        // A reload waits for replaced outputs to drain, up to shutdown_timeout.
+        stream.set_read_timeout(Some(
+            config.shutdown_timeout.0 + std::time::Duration::from_secs(30),
+        ))?;
+        write!(
+            stream,
+            "POST /reload HTTP/1.1\r\nHost: {address}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        )?;
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer)?;
+        Ok(answer)
+    })();
+    let answer = match answer {
+        Ok(answer) => answer,
+        Err(e) => {
+            eprintln!("logferry: no logferry answering on admin.listen {address}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let ok = answer.starts_with("HTTP/1.1 200");
+    let body = answer.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    if ok {
+        print!("{body}");
+        ExitCode::SUCCESS
+    } else {
+        eprint!("logferry: {body}");
+        ExitCode::FAILURE
     }
 }
 
@@ -253,11 +302,14 @@ async fn run_async(
     let mut pipeline = Pipeline::start_limited(inputs, outputs, budget(&config))
         .context("starting the pipeline")?;
     let shared_telemetry = Arc::new(std::sync::RwLock::new(pipeline.telemetry()));
+    let (reload_tx, mut reload_rx) = tokio::sync::mpsc::channel::<crate::admin::ReloadRequest>(4);
+    let mut files = watched_files(&config);
     let admin = admin_listener.map(|listener| {
         tokio::spawn(crate::admin::serve(
             listener,
             Arc::clone(&shared_telemetry),
             Arc::clone(&ready),
+            reload_tx.clone(),
             stop_admin.clone(),
         ))
     });
@@ -273,52 +325,24 @@ async fn run_async(
     loop {
         let signal = tokio::select! {
             _ = pipeline.inputs_finished() => None,
-            signal = signals.recv() => Some(signal),
+            signal = signals.recv() => Some((signal, None)),
+            Some(answer) = reload_rx.recv() => Some(("POST /reload", Some(answer))),
         };
         match signal {
             None => {
                 tracing::info!("inputs finished; draining outputs");
                 break;
             }
-            Some("SIGHUP") => {
-                let Some((new_config, (inputs, outputs))) = reload(path.as_deref()) else {
-                    continue;
-                };
-                ready.store(false, Ordering::Relaxed);
-                let failed = finish(pipeline, &config).await;
-                if !failed.is_empty() {
-                    tracing::error!(inputs = ?failed, "the replaced pipeline had failures");
-                }
-                pipeline = match Pipeline::start_limited(inputs, outputs, budget(&new_config)) {
-                    Ok(started) => started,
-                    Err(e) => {
-                        tracing::error!(error = %e, "reload failed while starting the new config; going back to the previous one");
-                        let restarted = config
-                            .build()
-                            .map_err(anyhow::Error::from)
-                            .and_then(|(i, o)| Ok(Pipeline::start_limited(i, o, budget(&config))?))
-                            .context("restarting the previous config after a failed reload")?;
-                        *shared_telemetry.write().unwrap_or_else(|e| e.into_inner()) =
-                            restarted.telemetry();
-                        pipeline = restarted;
-                        ready.store(true, Ordering::Relaxed);
-                        continue;
-                    }
-                };
+            Some(("SIGHUP" | "POST /reload", answer)) => {
+                // Signals that arrive meanwhile are merged into one more reload after it.
+                let outcome =
+                    apply_reload(&mut pipeline, &mut config, &mut files, path.as_deref()).await;
                 *shared_telemetry.write().unwrap_or_else(|e| e.into_inner()) = pipeline.telemetry();
-                ready.store(true, Ordering::Relaxed);
-                if new_config.admin != config.admin {
-                    tracing::warn!("admin settings changed: they take effect at the next restart");
+                if let Some(answer) = answer {
+                    let _ = answer.send(outcome);
                 }
-                config = new_config;
-                tracing::info!(
-                    config = %config.origin.display(),
-                    inputs = config.inputs.len(),
-                    outputs = config.outputs.len(),
-                    "reloaded"
-                );
             }
-            Some(signal) => {
+            Some((signal, _)) => {
                 tracing::info!(signal, deadline = %config.shutdown_timeout, "stopping: draining outputs");
                 tokio::spawn(async move {
                     let again = signals.recv_stop().await;
@@ -369,23 +393,124 @@ async fn finish(pipeline: Pipeline, config: &Config) -> Vec<String> {
 /// is valid (even unchanged: files it names, such as TLS certificates, may have been
 /// renewed); `None` (with the reason logged) when there is no file or it is invalid — the
 /// running config then stays.
-fn reload(path: Option<&std::path::Path>) -> Option<(Config, Specs)> {
-    let Some(path) = path else {
-        tracing::warn!("SIGHUP: running the embedded default config, nothing to reload");
-        return None;
-    };
-    let built = Config::load(path).and_then(|config| {
-        let specs = config.build()?;
-        Ok((config, specs))
+/// Files a config names in `*_file` keys (certificates, keys, CAs), by component, with
+/// their modification time and size: a component whose files changed is restarted by a
+/// reload even if its config text did not (a renewed certificate).
+type Fingerprints = HashMap<String, Vec<(PathBuf, Option<(std::time::SystemTime, u64)>)>>;
+
+fn watched_files(config: &Config) -> Fingerprints {
+    static FILE_KEY: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let pattern = FILE_KEY.get_or_init(|| {
+        regex::Regex::new(r#"\w*_file: (?:Some\()?"([^"]+)""#).expect("valid pattern")
     });
-    match built {
-        Ok(built) => {
-            tracing::info!(config = %path.display(), "SIGHUP: config valid; restarting the pipeline with it (outputs drain first)");
-            Some(built)
+    let fingerprint = |debug: String| {
+        pattern
+            .captures_iter(&debug)
+            .map(|c| {
+                let path = PathBuf::from(&c[1]);
+                let meta = std::fs::metadata(&path)
+                    .ok()
+                    .and_then(|m| Some((m.modified().ok()?, m.len())));
+                (path, meta)
+            })
+            .collect()
+    };
+    let inputs = config
+        .inputs
+        .iter()
+        .map(|i| (format!("inputs.{}", i.name), fingerprint(format!("{i:?}"))));
+    let outputs = config
+        .outputs
+        .iter()
+        .map(|o| (format!("outputs.{}", o.name), fingerprint(format!("{o:?}"))));
+    inputs.chain(outputs).collect()
+}
+
+/// Re-reads the config and applies it: invalid → refused, the running config stays;
+/// valid → only the components whose config (or certificate files) changed are replaced.
+/// The outcome goes to the log, the metrics and the caller (`POST /reload`).
+async fn apply_reload(
+    pipeline: &mut Pipeline,
+    config: &mut Config,
+    files: &mut Fingerprints,
+    path: Option<&std::path::Path>,
+) -> Result<String, String> {
+    let counts = pipeline.reload_counts();
+    let set_ok = |ok: bool| counts.last_ok.add(i64::from(ok) - counts.last_ok.get());
+    let Some(path) = path else {
+        tracing::warn!("reload: running the embedded default config, nothing to reload");
+        return Err("logferry runs the embedded default config; there is nothing to reload".into());
+    };
+    let built = Config::load(path).and_then(|new| {
+        let specs = new.build()?;
+        Ok((new, specs))
+    });
+    let (new_config, (inputs, outputs)) = match built {
+        Ok(built) => built,
+        Err(e) => {
+            counts.refused.add(1);
+            set_ok(false);
+            tracing::error!(error = %e, "reload refused: the config is invalid; the running config stays");
+            return Err(format!("reload refused, the running config stays: {e}"));
+        }
+    };
+    let new_files = watched_files(&new_config);
+    let unchanged = |key: String, same: bool| same && files.get(&key) == new_files.get(&key);
+    let keep = crate::pipeline::Keep {
+        inputs: new_config
+            .inputs
+            .iter()
+            .filter(|i| {
+                let old = config.inputs.iter().find(|o| o.name == i.name);
+                unchanged(format!("inputs.{}", i.name), old == Some(*i))
+            })
+            .map(|i| i.name.clone())
+            .collect(),
+        outputs: new_config
+            .outputs
+            .iter()
+            .filter(|o| {
+                let old = config.outputs.iter().find(|x| x.name == o.name);
+                unchanged(format!("outputs.{}", o.name), old == Some(*o))
+            })
+            .map(|o| o.name.clone())
+            .collect(),
+    };
+    if new_config.admin != config.admin || new_config.memory_limit != config.memory_limit {
+        tracing::warn!("reload: admin and memory_limit changes take effect at the next restart");
+    }
+    tracing::info!(config = %path.display(), "reload: config valid; replacing what changed");
+    let result = pipeline
+        .reload(inputs, outputs, &keep, config.shutdown_timeout.0)
+        .await;
+    *config = new_config;
+    *files = new_files;
+    let counts = pipeline.reload_counts();
+    match result {
+        Ok(report) => {
+            counts.applied.add(1);
+            counts.last_ok.add(1 - counts.last_ok.get());
+            let summary = format!(
+                "reloaded: inputs started {:?}, stopped {:?}; outputs started {:?}, stopped {:?}; unchanged components kept running",
+                report.inputs_started,
+                report.inputs_stopped,
+                report.outputs_started,
+                report.outputs_stopped
+            );
+            tracing::info!(
+                inputs_started = ?report.inputs_started,
+                inputs_stopped = ?report.inputs_stopped,
+                outputs_started = ?report.outputs_started,
+                outputs_stopped = ?report.outputs_stopped,
+                "reloaded"
+            );
+            Ok(summary)
         }
         Err(e) => {
-            tracing::error!(error = %e, "reload refused: the config is invalid; the running config stays");
-            None
+            counts.failed.add(1);
+            counts.last_ok.add(-counts.last_ok.get());
+            tracing::error!(error = %e, "reload failed: a component of the new config could not start");
+            Err(format!("reload failed: {e}"))
         }
     }
 }

@@ -133,6 +133,32 @@ pub fn render_budget(out: &mut String, used: usize, limit: usize) {
     }
 }
 
+/// Appends the config reload counters.
+pub fn render_reloads(out: &mut String, reloads: &crate::pipeline::ReloadCounts) {
+    let name = "logferry_config_reloads_total";
+    family(
+        out,
+        name,
+        "counter",
+        "Config reloads by outcome (applied, refused: invalid config, failed: a component did not start).",
+    );
+    for (outcome, n) in [
+        ("applied", reloads.applied.get()),
+        ("refused", reloads.refused.get()),
+        ("failed", reloads.failed.get()),
+    ] {
+        sample(out, name, &[("outcome", outcome)], n);
+    }
+    let name = "logferry_config_last_reload_successful";
+    family(
+        out,
+        name,
+        "gauge",
+        "1 when the last reload (or the start) applied its config.",
+    );
+    sample(out, name, &[], reloads.last_ok.get());
+}
+
 /// Renders every metric in Prometheus text exposition format.
 pub fn render(inputs: &[&InputMetrics], outputs: &[&OutputMetrics], ledger: &Snapshot) -> String {
     let mut out = String::with_capacity(4096);
@@ -439,6 +465,7 @@ mod tests {
         let names = vec!["in".to_string()];
         let ledger = Ledger::new(&names, &["out".to_string()], &[vec![0]]);
         ledger.received(0, 5);
+        ledger.routed(0, 5, ledger.route(0, 0));
         let input = InputMetrics {
             name: "in".into(),
             ..Default::default()
@@ -449,7 +476,7 @@ mod tests {
             ..Default::default()
         };
         output.delivery_latency.observe(Duration::from_millis(3), 5);
-        let text = render(&[&input], &[&output], &ledger.snapshot(&names));
+        let text = render(&[&input], &[&output], &ledger.snapshot());
         assert!(text.contains("logferry_input_records_received_total{input=\"in\"} 5\n"));
         assert!(text.contains("logferry_input_bytes_received_total{input=\"in\"} 100\n"));
         assert!(text.contains("logferry_records_buffered{input=\"in\",output=\"out\"} 5\n"));

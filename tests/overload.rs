@@ -17,9 +17,11 @@ use std::time::{Duration, Instant};
 /// process itself (~22 MB idle, debug build) and what inputs hold before records reach a
 /// buffer: request bodies being read, decoded and refused (here 8 senders × ~1 MiB), decode
 /// vectors' spare capacity, the output's encoded request and the allocator's slack. Measured
-/// here: 122 MB peak at 32 MiB, 147 MB at 64 MiB (≈ 90 MB above the limit either way).
+/// here: 117–122 MB peak at 32 MiB run alone, 147 MB at 64 MiB (≈ 90 MB above the limit
+/// either way); with the rest of the suite running on the same 2 cores, more requests are
+/// mid-decode at once and the peak went past 132 MB once, hence 128 MB.
 const LIMIT_MB: u64 = 32;
-const ALLOWANCE_MB: u64 = 100;
+const ALLOWANCE_MB: u64 = 128;
 
 fn request(records: usize, tag: usize) -> ExportLogsServiceRequest {
     let record = |i: usize| LogRecord {

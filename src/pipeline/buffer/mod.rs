@@ -166,6 +166,15 @@ impl Buffer {
         }
     }
 
+    /// True when both are the same buffer.
+    pub(crate) fn same(&self, other: &Buffer) -> bool {
+        match (self, other) {
+            (Buffer::Memory(a), Buffer::Memory(b)) => Arc::ptr_eq(a, b),
+            (Buffer::Disk(a), Buffer::Disk(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+
     /// Offers a slice, waiting for room when `when_full = "block"`.
     pub(crate) async fn push(&self, slice: Slice) -> Push {
         match self {
