@@ -354,6 +354,11 @@ async fn run_async(
         }
     }
     ready.store(false, Ordering::Relaxed);
+    // Reloads asked for over HTTP from now on are answered at once: logferry is stopping.
+    reload_rx.close();
+    while let Ok(answer) = reload_rx.try_recv() {
+        let _ = answer.send(Err("logferry is stopping; not reloading".into()));
+    }
     let failed = finish(pipeline, &config).await;
     stop_admin.cancel();
     if let Some(admin) = admin {

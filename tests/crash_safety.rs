@@ -264,3 +264,85 @@ fn file_tailing_kill_9_loses_no_line_with_a_disk_buffer() {
         got.len() - unique.len()
     );
 }
+
+/// The destination flaps: a downstream logferry (OTLP in, file out) is killed with SIGKILL
+/// and restarted again and again while records flow through an agent with a memory or a
+/// disk buffer. Every record the sender was told was accepted reaches the destination.
+#[test]
+fn a_flapping_destination_loses_no_acknowledged_record() {
+    for buffer in [
+        "{ type = \"memory\" }",
+        "{ type = \"disk\", max_bytes = \"64MiB\" }",
+    ] {
+        let (agent_port, sink_port) = (free_port(), free_port());
+        let sink = Setup::new(&format!(
+            r#"
+            [admin]
+            enabled = false
+            [inputs.otel]
+            type = "otlp"
+            http = "127.0.0.1:{sink_port}"
+            [outputs.out]
+            type = "file"
+            inputs = ["otel"]
+            path = "@DIR@/out.ndjson"
+            "#
+        ));
+        let agent = Setup::new(&format!(
+            r#"
+            data_dir = "@DIR@"
+            [admin]
+            enabled = false
+            [inputs.es]
+            type = "elasticsearch"
+            listen = "127.0.0.1:{agent_port}"
+            [outputs.down]
+            type = "otlp"
+            inputs = ["es"]
+            protocol = "http/protobuf"
+            endpoint = "http://127.0.0.1:{sink_port}"
+            buffer = {buffer}
+            batch = {{ max_age = "50ms" }}
+            retry = {{ initial_backoff = "50ms", max_backoff = "300ms" }}
+            "#
+        ));
+        let mut agent_running = Running::start(&agent.config);
+        agent_running.listening("http://");
+        let sender = std::thread::spawn(move || {
+            let mut acked = Vec::new();
+            for r in 0..100 {
+                let ids = r * PER_REQUEST..(r + 1) * PER_REQUEST;
+                while !bulk_send(agent_port, ids.clone()) {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                acked.extend(ids);
+                std::thread::sleep(Duration::from_millis(30));
+            }
+            acked
+        });
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        for _ in 0..KILLS {
+            let mut sink_running = Running::start(&sink.config);
+            std::thread::sleep(Duration::from_millis(200 + rng.next(500)));
+            sink_running.child.kill().unwrap();
+            sink_running.child.wait().unwrap();
+            std::thread::sleep(Duration::from_millis(rng.next(300)));
+        }
+        let mut sink_running = Running::start(&sink.config);
+        let acked = sender.join().unwrap();
+        let got = eventually(Duration::from_secs(60), "every acknowledged record", || {
+            let got = delivered(&sink.path("out.ndjson"));
+            let have: HashSet<usize> = got.iter().copied().collect();
+            acked.iter().all(|id| have.contains(id)).then_some(got)
+        });
+        agent_running.stop_and_collect_logs();
+        sink_running.stop_and_collect_logs();
+        let unique: HashSet<usize> = got.iter().copied().collect();
+        eprintln!(
+            "flapping destination, buffer {buffer}: {KILLS} kills, {} acknowledged, {} delivered, {} duplicates",
+            acked.len(),
+            got.len(),
+            got.len() - unique.len()
+        );
+    }
+}

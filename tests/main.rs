@@ -14,6 +14,7 @@ mod file_delivery;
 mod file_input;
 mod file_output;
 mod filebeat_peers;
+mod limits;
 mod loki_output;
 mod loki_peers;
 mod operating;

@@ -129,6 +129,7 @@ impl Input for ElasticsearchInput {
             tls,
             router,
             self.config.max_connections,
+            self.config.idle_timeout.0,
             Arc::clone(&cx.metrics),
             cx.shutdown.clone(),
         )

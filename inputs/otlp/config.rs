@@ -34,6 +34,11 @@ pub struct OtlpInputConfig {
     /// Most open connections per listener; accepting pauses at the limit. Default 1024.
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
+    /// A connection that sends no (complete) request headers for this long — from
+    /// connecting, or after its last answer — is closed, so idle or slow clients cannot
+    /// hold connection slots. Default 30s.
+    #[serde(default = "default_idle_timeout")]
+    pub idle_timeout: HumanDuration,
     /// Serve both listeners over TLS; `client_ca_file` requires client certificates (mTLS).
     #[serde(default)]
     pub tls: Option<TlsSettings>,
@@ -63,6 +68,9 @@ fn default_max_concurrent_requests() -> usize {
 }
 fn default_queue_wait() -> HumanDuration {
     HumanDuration(Duration::from_secs(1))
+}
+fn default_idle_timeout() -> HumanDuration {
+    HumanDuration(Duration::from_secs(30))
 }
 fn default_max_connections() -> usize {
     1024

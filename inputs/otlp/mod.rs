@@ -106,6 +106,7 @@ impl Input for OtlpInput {
                 tls.clone(),
                 router,
                 self.config.max_connections,
+                self.config.idle_timeout.0,
                 Arc::clone(&cx.metrics),
                 cx.shutdown.clone(),
             ));

@@ -77,6 +77,9 @@ pub struct Pipeline {
     budget: Option<Arc<MemoryBudget>>,
     /// The inputs of the current config, in its order.
     inputs: Vec<topology::InputSlot>,
+    /// Inputs a reload stopped that have not returned yet (waiting to answer their
+    /// senders); their routers still route.
+    stopping: Vec<topology::InputSlot>,
     /// The outputs of the current config, in its order.
     outputs: Vec<topology::OutputSlot>,
     input_tasks: JoinSet<(String, Result<(), crate::input::InputError>)>,
@@ -117,6 +120,7 @@ impl Pipeline {
             ledger: Arc::new(Ledger::new(&[], &[], &[])),
             budget,
             inputs: Vec::new(),
+            stopping: Vec::new(),
             outputs: Vec::new(),
             input_tasks: JoinSet::new(),
             routers: JoinSet::new(),

@@ -54,6 +54,8 @@ pub(super) struct OutputSlot {
     takes: Vec<String>,
     hard_stop: CancellationToken,
     done: watch::Receiver<bool>,
+    /// A disk buffer's directory.
+    disk_dir: Option<std::path::PathBuf>,
 }
 
 /// Which components a reload keeps running: those whose config is unchanged.
@@ -80,6 +82,17 @@ async fn tell(slot: &InputSlot, make: impl FnOnce(oneshot::Sender<()>) -> Comman
     }
 }
 
+/// [`tell`], waiting at most `limit` for the answer (the command stays queued).
+async fn tell_within(
+    slot: &InputSlot,
+    make: impl FnOnce(oneshot::Sender<()>) -> Command,
+    limit: Duration,
+) {
+    if tokio::time::timeout(limit, tell(slot, make)).await.is_err() {
+        tracing::warn!(input = %slot.name, "reload: the input's router is busy (its outputs are full); its change applies when it is free");
+    }
+}
+
 async fn wait_true(mut rx: watch::Receiver<bool>) {
     let _ = rx.wait_for(|done| *done).await;
 }
@@ -97,7 +110,7 @@ impl Pipeline {
             .map(|n| (n.clone(), self.ledger.add_input(n)))
             .collect();
         for spec in outputs {
-            let slot = self.start_output(spec, &names, &ids, None)?;
+            let slot = self.start_output(spec, &names, &ids, None, false)?;
             self.outputs.push(slot);
         }
         for spec in inputs {
@@ -120,35 +133,75 @@ impl Pipeline {
         let mut report = ReloadReport::default();
         let names: Vec<String> = inputs.iter().map(|i| i.name.clone()).collect();
 
-        // 1. Hold every input back at its router.
-        for slot in &self.inputs {
-            tell(slot, Command::Pause).await;
-        }
-        // 2. Replaced and removed inputs stop reading; their queues wait at their routers.
-        let (kept_inputs, stopping): (Vec<InputSlot>, Vec<InputSlot>) =
-            std::mem::take(&mut self.inputs)
-                .into_iter()
-                .partition(|s| keep.inputs.contains(&s.name) && names.contains(&s.name));
-        for slot in &stopping {
-            slot.stop.cancel();
-            report.inputs_stopped.push(slot.name.clone());
-        }
-        // 3. Replaced and removed outputs are released by every router and drain.
+        // 0. Refuse before changing anything if a new disk buffer cannot be had (a
+        //    replaced one on the same directory is released by its predecessor first).
         let (kept_outputs, retired): (Vec<OutputSlot>, Vec<OutputSlot>) =
             std::mem::take(&mut self.outputs)
                 .into_iter()
                 .partition(|o| {
                     keep.outputs.contains(&o.name) && outputs.iter().any(|n| n.name == o.name)
                 });
-        let mut routers: Vec<InputSlot> = kept_inputs.into_iter().chain(stopping).collect();
+        for spec in &outputs {
+            if keep.outputs.contains(&spec.name) || spec.buffer.kind != BufferKind::Disk {
+                continue;
+            }
+            let dir = disk_buffer_dir(&spec.data_dir, &spec.name);
+            if retired.iter().any(|o| o.disk_dir.as_ref() == Some(&dir)) {
+                continue;
+            }
+            if let Err(source) = DiskBuffer::probe(&dir) {
+                self.outputs = kept_outputs.into_iter().chain(retired).collect();
+                return Err(StartError {
+                    output: spec.name.clone(),
+                    source,
+                });
+            }
+        }
+
+        // 1. Routers linked to a replaced or removed output stop routing (their inputs are
+        //    held back); a router stuck pushing into a full buffer is not waited for beyond
+        //    the deadline: its commands queue and apply once the push ends.
+        self.stopping.retain(|s| !*s.exited.borrow());
+        let mut routers: Vec<InputSlot> = std::mem::take(&mut self.inputs);
+        let stopping_before = std::mem::take(&mut self.stopping);
+        let links_retired = |slot: &InputSlot| {
+            slot.targets
+                .iter()
+                .any(|t| retired.iter().any(|o| o.id == t.output))
+        };
+        for slot in routers.iter().chain(&stopping_before) {
+            if links_retired(slot) {
+                tell_within(slot, Command::Pause, deadline).await;
+            }
+        }
+        // 2. Replaced and removed inputs stop reading; their queues still get routed.
+        for slot in &routers {
+            if !(keep.inputs.contains(&slot.name) && names.contains(&slot.name)) {
+                slot.stop.cancel();
+                report.inputs_stopped.push(slot.name.clone());
+            }
+        }
+        let current = routers.len();
+        routers.extend(stopping_before);
+        // 3. Replaced and removed outputs are released by every router and drain.
         for slot in &mut routers {
+            if !links_retired(slot) {
+                continue;
+            }
             let left: Vec<Target> = slot
                 .targets
                 .iter()
                 .filter(|t| !retired.iter().any(|o| o.id == t.output))
                 .cloned()
                 .collect();
-            tell(slot, |done| Command::Set(left.clone(), done)).await;
+            for gone in slot
+                .targets
+                .iter()
+                .filter(|t| !left.iter().any(|l| l.same(t)))
+            {
+                self.ledger.disconnect(slot.id, gone.output);
+            }
+            tell_within(slot, |done| Command::Set(left.clone(), done), deadline).await;
             slot.targets = left;
         }
         for output in &retired {
@@ -166,8 +219,10 @@ impl Pipeline {
             }
             futures_all(retired.iter().map(|o| wait_true(o.done.clone()))).await;
         }
-        let retired_ids: HashMap<String, OutputId> =
-            retired.iter().map(|o| (o.name.clone(), o.id)).collect();
+        let retired_ids: HashMap<String, (OutputId, Option<std::path::PathBuf>)> = retired
+            .iter()
+            .map(|o| (o.name.clone(), (o.id, o.disk_dir.clone())))
+            .collect();
         drop(retired);
 
         // 4. The outputs of the new config: kept ones as they are, the others started.
@@ -189,7 +244,13 @@ impl Pipeline {
                 continue;
             }
             let name = spec.name.clone();
-            match self.start_output(spec, &names, &ids, retired_ids.get(&name).copied()) {
+            let before = retired_ids.get(&name);
+            // A successor on its predecessor's disk buffer inherits what is left there: those
+            // records are still counted as buffered, not replayed again.
+            let inherits = before.is_some_and(|(_, dir)| {
+                dir.as_ref() == Some(&disk_buffer_dir(&spec.data_dir, &spec.name))
+            });
+            match self.start_output(spec, &names, &ids, before.map(|(id, _)| *id), inherits) {
                 Ok(slot) => {
                     report.outputs_started.push(name);
                     self.outputs.push(slot);
@@ -203,6 +264,10 @@ impl Pipeline {
 
         // 5. Every router routes to its outputs in the new config, and resumes.
         for slot in &mut routers {
+            if slot.control.is_closed() {
+                // Its input has ended and its router with it: nothing to link.
+                continue;
+            }
             let targets = if names.contains(&slot.name) {
                 self.targets_of(&slot.name, slot.id)
             } else {
@@ -218,12 +283,15 @@ impl Pipeline {
                     self.ledger.disconnect(slot.id, old.output);
                 }
             }
-            tell(slot, |done| Command::Set(targets.clone(), done)).await;
+            tell_within(slot, |done| Command::Set(targets.clone(), done), deadline).await;
             let _ = slot.control.send(Command::Resume);
             slot.targets = targets;
         }
 
         // 6. New and replaced inputs start, once the input they replace has returned.
+        let orphans = routers.split_off(current);
+        self.stopping
+            .extend(orphans.into_iter().filter(|s| !*s.exited.borrow()));
         let mut previous: HashMap<String, InputSlot> =
             routers.into_iter().map(|s| (s.name.clone(), s)).collect();
         for spec in inputs {
@@ -245,8 +313,10 @@ impl Pipeline {
             let slot = self.start_input(spec, id, metrics);
             self.inputs.push(slot);
         }
-        // Stopped inputs' routers finish their queues on their own.
-        drop(previous);
+        // Stopped inputs' routers finish their queues on their own; until their inputs have
+        // returned they stay linked, and later reloads retarget them too.
+        self.stopping
+            .extend(previous.into_values().filter(|s| !*s.exited.borrow()));
         match started_error {
             Some(e) => Err(e),
             None => Ok(report),
@@ -272,6 +342,7 @@ impl Pipeline {
         input_names: &[String],
         ids: &HashMap<String, InputId>,
         reuse: Option<OutputId>,
+        inherits: bool,
     ) -> Result<OutputSlot, StartError> {
         let id = reuse.unwrap_or_else(|| self.ledger.add_output(&spec.name));
         let takes: Vec<String> = spec.takes.iter().map(|&i| input_names[i].clone()).collect();
@@ -314,10 +385,12 @@ impl Pipeline {
                         .map(|(&i, n)| (i, Arc::from(n.as_str())))
                         .collect(),
                 };
-                for (input, records) in &opened.replay {
-                    let (i, _) = feeds.find(input);
-                    let route = self.ledger.connect(i, id);
-                    self.ledger.replayed(route, *records);
+                if !inherits {
+                    for (input, records) in &opened.replay {
+                        let (i, _) = feeds.find(input);
+                        let route = self.ledger.connect(i, id);
+                        self.ledger.replayed(route, *records);
+                    }
                 }
                 let replayed: u64 = opened.replay.iter().map(|(_, n)| n).sum();
                 if replayed > 0 {
@@ -352,7 +425,10 @@ impl Pipeline {
             while tasks.join_next().await.is_some() {}
             let _ = done_tx.send(true);
         });
+        let disk_dir = (spec.buffer.kind == BufferKind::Disk)
+            .then(|| disk_buffer_dir(&spec.data_dir, &spec.name));
         Ok(OutputSlot {
+            disk_dir,
             name: spec.name,
             id,
             metrics,

@@ -117,6 +117,7 @@ impl LokiServer {
             tls,
             app,
             1024,
+            std::time::Duration::from_secs(30),
             Arc::default(),
             tokio_util::sync::CancellationToken::new(),
         ));

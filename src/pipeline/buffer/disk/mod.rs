@@ -81,7 +81,7 @@ pub enum OpenError {
         source: io::Error,
     },
     #[error(
-        "disk buffer {0} is in use by another logferry process (its lock file is held); give each process its own data_dir"
+        "disk buffer {0} is in use (its lock file is held: by another logferry process, or by an output of this one still draining); give each process its own data_dir"
     )]
     Locked(PathBuf),
 }
@@ -105,6 +105,8 @@ pub(super) struct State {
     producers: usize,
     closed: bool,
     last_error_log: Option<Instant>,
+    /// Entries written and not yet delivered.
+    unacked: u64,
 }
 
 pub(super) struct Writer {
@@ -225,7 +227,7 @@ impl DiskBuffer {
             tokio::pin!(space);
             {
                 let state = self.lock();
-                let empty = state.written == state.acked;
+                let empty = state.unacked == 0;
                 if empty || state.disk_bytes + entry.len() as u64 <= self.settings.max_bytes.0 {
                     break;
                 }
@@ -334,6 +336,7 @@ impl DiskBuffer {
             state.written = end;
             *state.segments.entry(end.seg).or_default() = end.offset;
             state.disk_bytes += entry.len() as u64;
+            state.unacked += 1;
         }
         drop(w);
         self.metrics.buffer_disk_bytes.add(entry.len() as i64);
@@ -361,6 +364,7 @@ impl DiskBuffer {
         let doomed: Vec<(u64, u64)> = {
             let mut state = self.lock();
             state.acked = end;
+            state.unacked = state.unacked.saturating_sub(1);
             let written_seg = state.written.seg;
             let mut doomed: Vec<(u64, u64)> = state
                 .segments
@@ -432,6 +436,11 @@ async fn ack(buffer: Arc<DiskBuffer>, mut pending: mpsc::UnboundedReceiver<Pendi
             Delivery::Delivered | Delivery::Rejected { .. } => {}
         }
         buffer.delivered_up_to(end, pending.is_empty());
+    }
+    // What was delivered before a stop is recorded, so the next start does not send it again.
+    let acked = buffer.lock().acked;
+    if let Err(e) = write_acked(&buffer.dir, acked) {
+        tracing::warn!(output = %buffer.name, error = %e, "disk buffer: cannot record the delivered position");
     }
 }
 

@@ -18,6 +18,8 @@ use tokio::sync::mpsc;
 
 /// Most bytes the reader takes from disk per step.
 const READ_CHUNK: usize = 1 << 20;
+/// How long the reader waits after a failed read before trying the same place again.
+const READ_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// One thing the reader found.
 enum Found {
@@ -28,6 +30,21 @@ enum Found {
     },
     /// A corrupt entry met while reading (the rest of its segment is skipped).
     Corrupt { at: Pos, end: Pos, why: Corruption },
+    /// Reading failed (too many open files, an I/O error): nothing is skipped; the reader
+    /// tries the same place again after a pause.
+    Failed(io::Error),
+}
+
+/// Why an entry could not be read.
+enum EntryError {
+    Corrupt(Corruption),
+    Io(io::Error),
+}
+
+impl From<Corruption> for EntryError {
+    fn from(c: Corruption) -> Self {
+        EntryError::Corrupt(c)
+    }
 }
 
 /// What the reader may read: the written end and the segments.
@@ -81,17 +98,22 @@ impl Reader {
                         records,
                     });
                 }
-                Err(why) => {
+                Err(EntryError::Corrupt(why)) => {
                     self.pos = skip;
                     found.push(Found::Corrupt { at, end: skip, why });
+                }
+                Err(EntryError::Io(e)) => {
+                    self.file = None;
+                    found.push(Found::Failed(e));
+                    break;
                 }
             }
         }
         found
     }
 
-    fn entry(&mut self, seg_end: u64) -> Result<(u64, EntryMeta, Vec<LogRecord>), Corruption> {
-        let io_error = |e: io::Error| Corruption::Records(format!("read failed: {e}"));
+    fn entry(&mut self, seg_end: u64) -> Result<(u64, EntryMeta, Vec<LogRecord>), EntryError> {
+        let io_error = EntryError::Io;
         if self.file.is_none() {
             let path = self.dir.join(segment::file_name(self.pos.seg));
             self.file = Some(File::open(path).map_err(io_error)?);
@@ -100,7 +122,7 @@ impl Reader {
         let left = (seg_end - self.pos.offset) as usize;
         let mut header = [0u8; segment::ENTRY_HEADER];
         if left < header.len() {
-            return Err(Corruption::TornHeader(left));
+            return Err(Corruption::TornHeader(left).into());
         }
         file.read_exact_at(&mut header, self.pos.offset)
             .map_err(io_error)?;
@@ -109,7 +131,8 @@ impl Reader {
             return Err(Corruption::TornPayload {
                 len,
                 left: left - header.len(),
-            });
+            }
+            .into());
         }
         let mut data = vec![0u8; header.len() + len];
         file.read_exact_at(&mut data, self.pos.offset)
@@ -179,6 +202,13 @@ pub(super) async fn read(
                     token.delivered();
                     let _ = acks.send(Pending { end, verdict });
                     continue;
+                }
+                Found::Failed(e) => {
+                    tracing::error!(output = %buffer.name, dir = %reader.dir.display(), error = %e, "disk buffer: cannot read; trying again in a second");
+                    tokio::select! {
+                        _ = tokio::time::sleep(READ_RETRY) => continue 'outer,
+                        _ = buffer.hard_stop.cancelled() => break 'outer,
+                    }
                 }
             };
             match read_ahead.push(slice).await {

@@ -57,6 +57,28 @@ fn set_aside(path: &Path, at: u64) -> Option<PathBuf> {
 }
 
 impl DiskBuffer {
+    /// Checks that a buffer could be opened in `dir` now (directory and lock), changing
+    /// nothing that matters: a reload asks before it replaces anything.
+    pub(crate) fn probe(dir: &Path) -> Result<(), OpenError> {
+        let fail = |what, source| OpenError::Io {
+            dir: dir.to_owned(),
+            what,
+            source,
+        };
+        std::fs::create_dir_all(dir).map_err(|e| fail("create the directory", e))?;
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join(LOCK_FILE))
+            .map_err(|e| fail("open its lock file", e))?;
+        match lock.try_lock() {
+            Ok(()) => Ok(()),
+            Err(std::fs::TryLockError::WouldBlock) => Err(OpenError::Locked(dir.into())),
+            Err(std::fs::TryLockError::Error(e)) => Err(fail("lock its lock file", e)),
+        }
+    }
+
     /// Opens (or creates) the buffer in `dir`: checks every segment, sets corrupt stretches
     /// aside, and starts a fresh segment for writing.
     pub(crate) fn open(
@@ -86,6 +108,7 @@ impl DiskBuffer {
         let acked = read_acked(dir).unwrap_or_default();
         let mut segments = BTreeMap::new();
         let mut replay: Vec<(String, u64)> = Vec::new();
+        let mut unacked = 0;
         for (id, path) in segment::list(dir).map_err(|e| fail("list the directory", e))? {
             if id < acked.seg {
                 // Delivered; its deletion was cut short.
@@ -113,6 +136,7 @@ impl DiskBuffer {
                     offset: *start,
                 }) >= acked
                 {
+                    unacked += 1;
                     match replay.iter_mut().find(|(n, _)| *n == meta.input) {
                         Some((_, n)) => *n += u64::from(meta.records),
                         None => replay.push((meta.input.clone(), u64::from(meta.records))),
@@ -132,7 +156,13 @@ impl DiskBuffer {
             },
             None => Pos::default(),
         };
-        let id = segments.last_key_value().map_or(1, |(id, _)| id + 1);
+        // Above the recorded position too: a stale `acked` naming a later segment than any
+        // left must not make the next start delete new segments as delivered.
+        let id = segments
+            .last_key_value()
+            .map_or(0, |(id, _)| *id)
+            .max(acked.seg)
+            + 1;
         let file = create_segment(dir, id).map_err(|e| fail("create a segment", e))?;
         segments.insert(id, MAGIC.len() as u64);
         let written = Pos {
@@ -167,6 +197,7 @@ impl DiskBuffer {
                 producers: 0,
                 closed: false,
                 last_error_log: None,
+                unacked,
             }),
             space: Notify::new(),
             data: Notify::new(),

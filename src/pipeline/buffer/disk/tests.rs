@@ -243,7 +243,7 @@ async fn a_flipped_bit_loses_only_what_follows_it_in_its_segment() {
     data[third] ^= 0x10;
     std::fs::write(&path, &data).unwrap();
     // And a file that is not a segment at all is set aside whole.
-    std::fs::write(buffer.join(segment::file_name(0)), b"garbage").unwrap();
+    std::fs::write(buffer.join(segment::file_name(999)), b"garbage").unwrap();
 
     let (tx, pipeline, probe) = start(dir.path(), disk(64 << 20), Vec::new(), false).unwrap();
     within("replay", async {
@@ -338,7 +338,7 @@ async fn a_buffer_in_use_is_refused_with_its_path() {
     };
     let text = err.to_string();
     assert!(
-        text.contains("in use by another logferry process"),
+        text.contains("is in use (its lock file is held: by another logferry process"),
         "{text}"
     );
     assert!(text.contains("buffers/out"), "{text}");
