@@ -107,6 +107,8 @@ async fn ledger_handler(State(state): State<AdminState>) -> impl IntoResponse {
                 "input": r.input,
                 "output": r.output,
                 "received": snapshot.received(&r.input),
+                "routed": r.routed,
+                "replayed": r.replayed,
                 "delivered": r.delivered,
                 "rejected": r.rejected,
                 "dropped": r.dropped,
@@ -120,6 +122,7 @@ async fn ledger_handler(State(state): State<AdminState>) -> impl IntoResponse {
         "balanced": balance.is_ok(),
         "error": balance.err(),
         "received": snapshot.received.iter().map(|(k, v)| (k.clone(), *v)).collect::<std::collections::BTreeMap<_, _>>(),
+        "pending": snapshot.pending.iter().map(|(k, v)| (k.clone(), *v)).collect::<std::collections::BTreeMap<_, _>>(),
         "routes": routes,
     });
     (
