@@ -4,11 +4,14 @@
 # (plain, then gzip) or as Lumberjack windows of 1000 zlib-compressed events (two in flight per
 # connection, as Filebeat pipelines), counting only acknowledged events; logferry writes them to
 # a file (FORMAT=text, the default: short lines, so the disk does not set the pace; FORMAT=json
-# writes every field). For logferry alone: records/s, CPU-seconds per million, peak RSS.
+# writes every field). BUFFER sets the output's buffer, e.g. BUFFER='{ type = "disk" }' to
+# measure the disk buffer (its data_dir is the run's temp dir). For logferry alone:
+# records/s, CPU-seconds per million, peak RSS.
 # usage: bench/filebeat/run.sh [-n RECORDS] [-c CONCURRENCY] [-r REPS]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 RECORDS=2000000 CONC=4 REPS=2
+BUF=${BUFFER:-'{ type = "memory" }'}
 while getopts n:c:r: opt; do
   case $opt in
     n) RECORDS=$OPTARG ;; c) CONC=$OPTARG ;; r) REPS=$OPTARG ;; *) exit 2 ;;
@@ -28,7 +31,9 @@ for rep in $(seq "$REPS"); do
   for w in bulk bulk-gzip beats; do
     es=$(free_port) beats=$(free_port)
     rm -f "$WORK/out.log"
+    rm -rf "$WORK/data"
     cat > "$WORK/fb.toml" <<TOML
+data_dir = "$WORK/data"
 [admin]
 enabled = false
 [inputs.es]
@@ -42,6 +47,7 @@ type = "file"
 inputs = ["es", "beats"]
 path = "$WORK/out.log"
 format = "${FORMAT:-text}"
+buffer = $BUF
 TOML
     "$BIN" --config "$WORK/fb.toml" 2>"$WORK/logferry.log" & pid=$!; PIDS=($pid)
     wait_port "$es"; wait_port "$beats"
