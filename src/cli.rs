@@ -441,7 +441,6 @@ async fn apply_reload(
     path: Option<&std::path::Path>,
 ) -> Result<String, String> {
     let counts = pipeline.reload_counts();
-    let set_ok = |ok: bool| counts.last_ok.add(i64::from(ok) - counts.last_ok.get());
     let Some(path) = path else {
         tracing::warn!("reload: running the embedded default config, nothing to reload");
         return Err("logferry runs the embedded default config; there is nothing to reload".into());
@@ -454,7 +453,7 @@ async fn apply_reload(
         Ok(built) => built,
         Err(e) => {
             counts.refused.add(1);
-            set_ok(false);
+            counts.last_ok.set(0);
             tracing::error!(error = %e, "reload refused: the config is invalid; the running config stays");
             return Err(format!("reload refused, the running config stays: {e}"));
         }
@@ -494,7 +493,7 @@ async fn apply_reload(
     match result {
         Ok(report) => {
             counts.applied.add(1);
-            counts.last_ok.add(1 - counts.last_ok.get());
+            counts.last_ok.set(1);
             let summary = format!(
                 "reloaded: inputs started {:?}, stopped {:?}; outputs started {:?}, stopped {:?}; unchanged components kept running",
                 report.inputs_started,
@@ -513,7 +512,7 @@ async fn apply_reload(
         }
         Err(e) => {
             counts.failed.add(1);
-            counts.last_ok.add(-counts.last_ok.get());
+            counts.last_ok.set(0);
             tracing::error!(error = %e, "reload failed: a component of the new config could not start");
             Err(format!("reload failed: {e}"))
         }

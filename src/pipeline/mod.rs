@@ -130,7 +130,7 @@ impl Pipeline {
             failed_inputs: Vec::new(),
             reloads: Arc::new(ReloadCounts::default()),
         };
-        pipeline.reloads.last_ok.add(1);
+        pipeline.reloads.last_ok.set(1);
         pipeline.build(inputs, outputs)?;
         Ok(pipeline)
     }

@@ -56,27 +56,32 @@ fn set_aside(path: &Path, at: u64) -> Option<PathBuf> {
     Some(aside)
 }
 
+/// Creates `dir` if needed and takes its lock file: one process (and one output) per buffer.
+fn take_lock(dir: &Path) -> Result<File, OpenError> {
+    let fail = |what, source| OpenError::Io {
+        dir: dir.to_owned(),
+        what,
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(|e| fail("create the directory", e))?;
+    let lock = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join(LOCK_FILE))
+        .map_err(|e| fail("open its lock file", e))?;
+    match lock.try_lock() {
+        Ok(()) => Ok(lock),
+        Err(std::fs::TryLockError::WouldBlock) => Err(OpenError::Locked(dir.into())),
+        Err(std::fs::TryLockError::Error(e)) => Err(fail("lock its lock file", e)),
+    }
+}
+
 impl DiskBuffer {
     /// Checks that a buffer could be opened in `dir` now (directory and lock), changing
     /// nothing that matters: a reload asks before it replaces anything.
     pub(crate) fn probe(dir: &Path) -> Result<(), OpenError> {
-        let fail = |what, source| OpenError::Io {
-            dir: dir.to_owned(),
-            what,
-            source,
-        };
-        std::fs::create_dir_all(dir).map_err(|e| fail("create the directory", e))?;
-        let lock = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(dir.join(LOCK_FILE))
-            .map_err(|e| fail("open its lock file", e))?;
-        match lock.try_lock() {
-            Ok(()) => Ok(()),
-            Err(std::fs::TryLockError::WouldBlock) => Err(OpenError::Locked(dir.into())),
-            Err(std::fs::TryLockError::Error(e)) => Err(fail("lock its lock file", e)),
-        }
+        take_lock(dir).map(drop)
     }
 
     /// Opens (or creates) the buffer in `dir`: checks every segment, sets corrupt stretches
@@ -93,18 +98,7 @@ impl DiskBuffer {
             what,
             source,
         };
-        std::fs::create_dir_all(dir).map_err(|e| fail("create the directory", e))?;
-        let lock = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(dir.join(LOCK_FILE))
-            .map_err(|e| fail("open its lock file", e))?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => return Err(OpenError::Locked(dir.into())),
-            Err(std::fs::TryLockError::Error(e)) => return Err(fail("lock its lock file", e)),
-        }
+        let lock = take_lock(dir)?;
         let acked = read_acked(dir).unwrap_or_default();
         let mut segments = BTreeMap::new();
         let mut replay: Vec<(String, u64)> = Vec::new();

@@ -88,6 +88,16 @@ async fn within<T>(what: &str, f: impl std::future::Future<Output = T>) -> T {
         .unwrap_or_else(|_| panic!("{what}: no result within 10 s"))
 }
 
+/// Waits until the output has been sent at least `n` records.
+async fn sent_at_least(probe: &OutputProbe, n: usize, what: &str) {
+    within(what, async {
+        while probe.all_sent().len() < n {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+}
+
 /// Fills a buffer in `dir` with `batches` batches of 50 whose output never answers, and
 /// stops at a short deadline: everything stays on disk.
 async fn fill(dir: &Path, batches: usize) {
@@ -115,12 +125,7 @@ async fn acknowledges_once_stored_and_replays_after_a_restart() {
     let expected: Vec<String> = (0..4)
         .flat_map(|b| bodies(&records(50, &format!("b{b}"))))
         .collect();
-    within("replay", async {
-        while probe.all_sent().len() < 200 {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await;
+    sent_at_least(&probe, 200, "replay").await;
     assert_eq!(bodies(&probe.all_sent()), expected, "replayed in order");
     let snapshot = pipeline.ledger();
     let route = snapshot.route("in", "out").unwrap();
@@ -152,12 +157,7 @@ async fn delivers_in_order_through_many_segments_and_deletes_them() {
     for ack in acks {
         assert_eq!(within("ack", ack.wait()).await, Delivery::Delivered);
     }
-    within("delivery", async {
-        while probe.all_sent().len() < 3000 {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await;
+    sent_at_least(&probe, 3000, "delivery").await;
     let expected: Vec<String> = (0..60)
         .flat_map(|b| bodies(&records(50, &format!("b{b}"))))
         .collect();
@@ -199,12 +199,7 @@ async fn a_torn_tail_is_set_aside_and_the_entries_before_it_are_replayed() {
     assert!(report.render().contains("CORRUPT"), "{}", report.render());
 
     let (tx, pipeline, probe) = start(dir.path(), disk(64 << 20), Vec::new(), false).unwrap();
-    within("replay", async {
-        while probe.all_sent().len() < 100 {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await;
+    sent_at_least(&probe, 100, "replay").await;
     let expected: Vec<String> = (0..2)
         .flat_map(|b| bodies(&records(50, &format!("b{b}"))))
         .collect();
@@ -246,12 +241,7 @@ async fn a_flipped_bit_loses_only_what_follows_it_in_its_segment() {
     std::fs::write(buffer.join(segment::file_name(999)), b"garbage").unwrap();
 
     let (tx, pipeline, probe) = start(dir.path(), disk(64 << 20), Vec::new(), false).unwrap();
-    within("replay", async {
-        while probe.all_sent().len() < 50 {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await;
+    sent_at_least(&probe, 50, "replay").await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(bodies(&probe.all_sent()), bodies(&records(50, "b0")));
     let snapshot = pipeline.ledger();
