@@ -113,6 +113,15 @@ impl BatchSender {
         self.budget.as_ref().is_some_and(|b| b.is_spent())
     }
 
+    /// Takes `bytes` of the memory budget for data an input holds before it becomes
+    /// records (a request body being decoded); `None` when they do not fit.
+    pub fn hold_memory(&self, bytes: usize) -> Option<crate::budget::Held> {
+        match &self.budget {
+            Some(budget) => budget.hold(bytes),
+            None => Some(crate::budget::Held::default()),
+        }
+    }
+
     /// Sends a batch, waiting while the pipeline is full (back-pressure).
     pub async fn send(&self, batch: Batch) -> Result<(), SendError> {
         if batch.is_empty() {

@@ -1,9 +1,11 @@
 //! `memory_limit`: one budget of estimated record bytes shared by every output's memory
 //! buffer (and every disk buffer's read-ahead). When it is spent, buffers stop taking
 //! batches, so each input's own back-pressure applies (reads pause, HTTP 429, gRPC
-//! `RESOURCE_EXHAUSTED`, Beats ACKs withheld, tailing pauses, UDP drops counted).
+//! `RESOURCE_EXHAUSTED`, Beats ACKs withheld, tailing pauses, UDP drops counted). Request
+//! bodies that HTTP inputs are reading and decoding draw on it too, until their records are
+//! handed to the pipeline.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 
 /// The process-wide memory budget.
@@ -66,5 +68,57 @@ impl MemoryBudget {
     /// The limit.
     pub fn limit(&self) -> usize {
         self.limit
+    }
+
+    /// Takes `bytes` for as long as the returned guard lives, if they fit.
+    pub fn hold(self: &Arc<Self>, bytes: usize) -> Option<Held> {
+        self.try_take(bytes).then(|| Held {
+            budget: Some(Arc::clone(self)),
+            bytes,
+        })
+    }
+}
+
+/// Bytes taken from a budget (or from none), given back when dropped.
+#[derive(Debug, Default)]
+pub struct Held {
+    budget: Option<Arc<MemoryBudget>>,
+    bytes: usize,
+}
+
+impl Held {
+    /// Adds `other`'s bytes to this hold.
+    pub fn join(&mut self, mut other: Held) {
+        if self.budget.is_none() {
+            self.budget = other.budget.take();
+        } else if other.budget.take().is_none() {
+            return;
+        }
+        self.bytes += std::mem::take(&mut other.bytes);
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if let Some(budget) = &self.budget {
+            budget.give_back(self.bytes);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hold_gives_its_bytes_back_when_dropped() {
+        let budget = Arc::new(MemoryBudget::new(1000));
+        let mut held = budget.hold(600).expect("fits");
+        assert!(budget.hold(600).is_none(), "over the limit");
+        held.join(budget.hold(300).expect("fits"));
+        assert_eq!(budget.used(), 900);
+        held.join(Held::default());
+        drop(held);
+        assert_eq!(budget.used(), 0);
     }
 }

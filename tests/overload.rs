@@ -14,14 +14,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// `memory_limit` in the test, and the allowance on top of it that the README states: the
-/// process itself (~22 MB idle, debug build) and what inputs hold before records reach a
-/// buffer: request bodies being read, decoded and refused (here 8 senders × ~1 MiB), decode
-/// vectors' spare capacity, the output's encoded request and the allocator's slack. Measured
-/// here: 117–122 MB peak at 32 MiB run alone, 147 MB at 64 MiB (≈ 90 MB above the limit
-/// either way); with the rest of the suite running on the same 2 cores, more requests are
-/// mid-decode at once and the peak went past 132 MB once, hence 128 MB.
+/// process itself (~22 MB idle, debug build), decode vectors' spare capacity, the output's
+/// encoded request and the allocator's slack. Request bodies being read and decoded draw on
+/// the budget, and at the limit bodies are read and discarded before the refusal. Measured
+/// here: 78–93 MB peak at 32 MiB run alone, 112 MB at 64 MiB (≈ 50–60 MB above the limit
+/// either way); beside the rest of the suite on the same 2 cores more requests are
+/// mid-decode at once, hence 80 MB.
 const LIMIT_MB: u64 = 32;
-const ALLOWANCE_MB: u64 = 128;
+const ALLOWANCE_MB: u64 = 80;
 
 fn request(records: usize, tag: usize) -> ExportLogsServiceRequest {
     let record = |i: usize| LogRecord {

@@ -232,13 +232,13 @@ async fn accept(
             "Content-Type header [{media}] is not supported"
         ))));
     }
-    let body = ingest.read_body(body, ingest.max_request_bytes).await?;
+    let (body, mut held) = ingest.read_body(body, ingest.max_request_bytes).await?;
     let body = match headers
         .get(http::header::CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok())
     {
         None | Some("identity") => body,
-        Some("gzip") | Some("x-gzip") => ingest.gunzip(&body)?,
+        Some("gzip") | Some("x-gzip") => ingest.gunzip(&body, &mut held)?,
         Some(other) => {
             return Err(ingest.refuse(Failure::Unsupported(format!(
                 "Content-Encoding [{other}] is not supported; expected gzip"
@@ -257,7 +257,7 @@ async fn accept(
         ingest.cx.metrics.parse_failures.add(failed_items);
         ingest.cx.metrics.errors.add(failed_items);
     }
-    let Accepted { rejected, message } = ingest.export(parsed.records).await?;
+    let Accepted { rejected, message } = ingest.export(parsed.records, held).await?;
     let verdict = match rejected {
         0 => bulk::Verdict::Delivered,
         n => bulk::Verdict::Rejected {

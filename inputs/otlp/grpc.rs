@@ -34,7 +34,7 @@ async fn handle(
 ) -> Result<ExportLogsServiceResponse, Failure> {
     let _slot = ingest.admit(headers)?;
     let limit = ingest.max_request_bytes;
-    let body = ingest.read_body(body, limit + 5).await?;
+    let (body, mut held) = ingest.read_body(body, limit + 5).await?;
     let (compressed, message) = grpc::unframe(&body, limit).map_err(|e| {
         ingest.refuse(match e {
             FrameError::TooLarge(..) => Failure::TooLarge(e.to_string()),
@@ -43,7 +43,7 @@ async fn handle(
     })?;
     let message = if compressed {
         match headers.get("grpc-encoding").map(HeaderValue::as_bytes) {
-            Some(b"gzip") => ingest.gunzip(&message)?,
+            Some(b"gzip") => ingest.gunzip(&message, &mut held)?,
             other => {
                 let name = other.map(String::from_utf8_lossy).unwrap_or_default();
                 return Err(ingest.refuse(Failure::Unsupported(format!(
@@ -56,7 +56,7 @@ async fn handle(
     };
     let records =
         decode_records(&message).map_err(|e| ingest.refuse(Failure::Invalid(e.to_string())))?;
-    Ok(ingest.export(records).await?.response())
+    Ok(ingest.export(records, held).await?.response())
 }
 
 fn base_headers(status: Code) -> http::response::Builder {

@@ -69,13 +69,13 @@ async fn handle(
     encoding: Encoding,
 ) -> Result<ExportLogsServiceResponse, Failure> {
     let _slot = ingest.admit(headers)?;
-    let body = ingest.read_body(body, ingest.max_request_bytes).await?;
+    let (body, mut held) = ingest.read_body(body, ingest.max_request_bytes).await?;
     let content_encoding = headers
         .get(http::header::CONTENT_ENCODING)
         .map(|v| v.to_str().unwrap_or("?").trim().to_ascii_lowercase());
     let body = match content_encoding.as_deref() {
         None | Some("") | Some("identity") => body,
-        Some("gzip") | Some("x-gzip") => ingest.gunzip(&body)?,
+        Some("gzip") | Some("x-gzip") => ingest.gunzip(&body, &mut held)?,
         Some(other) => {
             return Err(ingest.refuse(Failure::Unsupported(format!(
                 "unsupported Content-Encoding \"{other}\"; expected gzip or identity"
@@ -89,7 +89,7 @@ async fn handle(
             .map_err(|e| e.to_string()),
     }
     .map_err(|e| ingest.refuse(Failure::Invalid(e)))?;
-    Ok(ingest.export(records).await?.response())
+    Ok(ingest.export(records, held).await?.response())
 }
 
 /// OTLP/JSON of a response: `{}` on full success (not `"partialSuccess": null`), 64-bit

@@ -5,6 +5,7 @@
 
 use crate::ack::{AckToken, Delivery};
 use crate::batch::{Batch, Offer};
+use crate::budget::Held;
 use crate::input::InputContext;
 use crate::record::LogRecord;
 use bytes::Bytes;
@@ -106,8 +107,31 @@ impl Ingest {
             .map_err(|_| self.refuse(Failure::Overloaded))
     }
 
-    /// Reads a whole body, refusing it past `limit` bytes without reading further.
-    pub async fn read_body(&self, body: axum::body::Body, limit: usize) -> Result<Bytes, Failure> {
+    /// Reads a whole body, refusing it past `limit` bytes without reading further. The body
+    /// draws on `memory_limit` until its records are handed over ([`Ingest::export`]); at
+    /// the limit the request is refused before its body is read.
+    pub async fn read_body(
+        &self,
+        body: axum::body::Body,
+        limit: usize,
+    ) -> Result<(Bytes, Held), Failure> {
+        if self.cx.sender.over_memory_limit() {
+            // Answering before the body is read breaks clients mid-upload; reading it
+            // without keeping it costs no memory.
+            let discard = async {
+                let mut body = body;
+                let mut left = limit;
+                while let Some(Ok(frame)) = body.frame().await {
+                    let n = frame.data_ref().map_or(0, Bytes::len);
+                    match left.checked_sub(n) {
+                        Some(rest) => left = rest,
+                        None => break,
+                    }
+                }
+            };
+            let _ = tokio::time::timeout(BODY_TIMEOUT, discard).await;
+            return Err(self.refuse(Failure::MemoryLimit));
+        }
         // A client that sends headers and then nothing must not hold its slot forever.
         let read = tokio::time::timeout(BODY_TIMEOUT, Limited::new(body, limit).collect()).await;
         let Ok(read) = read else {
@@ -120,7 +144,8 @@ impl Ingest {
             Ok(collected) => {
                 let bytes = collected.to_bytes();
                 self.cx.metrics.bytes_received.add(bytes.len() as u64);
-                Ok(bytes)
+                let held = self.hold(bytes.len())?;
+                Ok((bytes, held))
             }
             Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
                 Err(self.refuse(Failure::TooLarge(format!(
@@ -133,8 +158,17 @@ impl Ingest {
         }
     }
 
-    /// Decompresses a gzip body, refusing output past `max_request_bytes`.
-    pub fn gunzip(&self, body: &[u8]) -> Result<Bytes, Failure> {
+    /// Takes `bytes` of `memory_limit` or refuses the request.
+    fn hold(&self, bytes: usize) -> Result<Held, Failure> {
+        self.cx
+            .sender
+            .hold_memory(bytes)
+            .ok_or_else(|| self.refuse(Failure::MemoryLimit))
+    }
+
+    /// Decompresses a gzip body, refusing output past `max_request_bytes`; the output joins
+    /// the request's `held` memory.
+    pub fn gunzip(&self, body: &[u8], held: &mut Held) -> Result<Bytes, Failure> {
         let limit = self.max_request_bytes as u64;
         let mut out = Vec::with_capacity(body.len().saturating_mul(4).min(limit as usize));
         let read = flate2::read::MultiGzDecoder::new(body)
@@ -145,7 +179,10 @@ impl Ingest {
             Ok(n) if n as u64 > limit => Err(self.refuse(Failure::TooLarge(format!(
                 "decompressed request larger than max_request_bytes ({limit} bytes)"
             )))),
-            Ok(_) => Ok(Bytes::from(out)),
+            Ok(_) => {
+                held.join(self.hold(out.len())?);
+                Ok(Bytes::from(out))
+            }
         }
     }
 
@@ -178,7 +215,9 @@ impl Ingest {
     }
 
     /// Hands the request's records to the pipeline and waits for their acknowledgement.
-    pub async fn export(&self, records: Vec<LogRecord>) -> Result<Accepted, Failure> {
+    /// The request's `held` memory is given back once the records are in the pipeline (its
+    /// buffers count them from then on).
+    pub async fn export(&self, records: Vec<LogRecord>, held: Held) -> Result<Accepted, Failure> {
         if records.is_empty() {
             return Ok(Accepted::default());
         }
@@ -188,6 +227,7 @@ impl Ingest {
             Offer::Full(batch) => self.cx.sender.send_within(batch, self.queue_wait).await,
             other => other,
         };
+        drop(held);
         match sent {
             Offer::Sent => {}
             // Not counted as received: the sender keeps the records and retries.
