@@ -322,6 +322,7 @@ async fn run_async(
         "logferry started"
     );
 
+    let mut stopped_by_reload = false;
     loop {
         let signal = tokio::select! {
             _ = pipeline.inputs_finished() => None,
@@ -338,8 +339,14 @@ async fn run_async(
                 let outcome =
                     apply_reload(&mut pipeline, &mut config, &mut files, path.as_deref()).await;
                 *shared_telemetry.write().unwrap_or_else(|e| e.into_inner()) = pipeline.telemetry();
+                let fatal = matches!(outcome, Err(Reload::Fatal(_)));
                 if let Some(answer) = answer {
-                    let _ = answer.send(outcome);
+                    let _ =
+                        answer.send(outcome.map_err(|(Reload::Failed(m) | Reload::Fatal(m))| m));
+                }
+                if fatal {
+                    stopped_by_reload = true;
+                    break;
                 }
             }
             Some((signal, _)) => {
@@ -364,7 +371,7 @@ async fn run_async(
     if let Some(admin) = admin {
         let _ = admin.await;
     }
-    if failed.iter().any(|f| f == UNBALANCED) {
+    if failed.iter().any(|f| f == UNBALANCED) || stopped_by_reload {
         return Ok(ExitCode::FAILURE);
     }
     if !failed.is_empty() {
@@ -439,11 +446,13 @@ async fn apply_reload(
     config: &mut Config,
     files: &mut Fingerprints,
     path: Option<&std::path::Path>,
-) -> Result<String, String> {
+) -> Result<String, Reload> {
     let counts = pipeline.reload_counts();
     let Some(path) = path else {
         tracing::warn!("reload: running the embedded default config, nothing to reload");
-        return Err("logferry runs the embedded default config; there is nothing to reload".into());
+        return Err(Reload::Failed(
+            "logferry runs the embedded default config; there is nothing to reload".into(),
+        ));
     };
     let built = Config::load(path).and_then(|new| {
         let specs = new.build()?;
@@ -455,31 +464,13 @@ async fn apply_reload(
             counts.refused.add(1);
             counts.last_ok.set(0);
             tracing::error!(error = %e, "reload refused: the config is invalid; the running config stays");
-            return Err(format!("reload refused, the running config stays: {e}"));
+            return Err(Reload::Failed(format!(
+                "reload refused, the running config stays: {e}"
+            )));
         }
     };
     let new_files = watched_files(&new_config);
-    let unchanged = |key: String, same: bool| same && files.get(&key) == new_files.get(&key);
-    let keep = crate::pipeline::Keep {
-        inputs: new_config
-            .inputs
-            .iter()
-            .filter(|i| {
-                let old = config.inputs.iter().find(|o| o.name == i.name);
-                unchanged(format!("inputs.{}", i.name), old == Some(*i))
-            })
-            .map(|i| i.name.clone())
-            .collect(),
-        outputs: new_config
-            .outputs
-            .iter()
-            .filter(|o| {
-                let old = config.outputs.iter().find(|x| x.name == o.name);
-                unchanged(format!("outputs.{}", o.name), old == Some(*o))
-            })
-            .map(|o| o.name.clone())
-            .collect(),
-    };
+    let keep = unchanged_between(config, files, &new_config, &new_files);
     if new_config.admin != config.admin || new_config.memory_limit != config.memory_limit {
         tracing::warn!("reload: admin and memory_limit changes take effect at the next restart");
     }
@@ -487,11 +478,11 @@ async fn apply_reload(
     let result = pipeline
         .reload(inputs, outputs, &keep, config.shutdown_timeout.0)
         .await;
-    *config = new_config;
-    *files = new_files;
     let counts = pipeline.reload_counts();
     match result {
         Ok(report) => {
+            *config = new_config;
+            *files = new_files;
             counts.applied.add(1);
             counts.last_ok.set(1);
             let summary = format!(
@@ -510,11 +501,80 @@ async fn apply_reload(
             );
             Ok(summary)
         }
-        Err(e) => {
+        Err(crate::pipeline::ReloadError::Refused(e)) => {
+            counts.refused.add(1);
+            counts.last_ok.set(0);
+            tracing::error!(error = %e, "reload refused: an output of the new config cannot start; the running config stays");
+            Err(Reload::Failed(format!(
+                "reload refused, the running config stays: {e}"
+            )))
+        }
+        Err(crate::pipeline::ReloadError::Failed(e)) => {
             counts.failed.add(1);
             counts.last_ok.set(0);
-            tracing::error!(error = %e, "reload failed: a component of the new config could not start");
-            Err(format!("reload failed: {e}"))
+            tracing::error!(error = %e, "reload failed: a component of the new config could not start; restoring the previous config");
+            // What runs now is the new config less what failed; going back to the previous
+            // one replaces what differs from it and restarts what failed.
+            let back = unchanged_between(&new_config, &new_files, config, files);
+            let restored = match config.build() {
+                Ok((inputs, outputs)) => pipeline
+                    .reload(inputs, outputs, &back, config.shutdown_timeout.0)
+                    .await
+                    .map_err(anyhow::Error::from),
+                Err(built) => Err(built.into()),
+            };
+            match restored {
+                Ok(_) => {
+                    tracing::warn!("reload failed; the previous config was restored and runs");
+                    Err(Reload::Failed(format!(
+                        "reload failed, the previous config was restored: {e}"
+                    )))
+                }
+                Err(again) => {
+                    tracing::error!(error = %again, "the previous config could not be restored either; stopping (what disk buffers hold stays for the next start)");
+                    Err(Reload::Fatal(format!(
+                        "reload failed ({e}) and the previous config could not be restored ({again:#}); logferry is stopping"
+                    )))
+                }
+            }
         }
+    }
+}
+
+/// How a reload did not apply.
+enum Reload {
+    /// Not applied; the running config stays (restored if need be).
+    Failed(String),
+    /// Neither the new config nor the previous one runs: logferry stops.
+    Fatal(String),
+}
+
+/// The components of `new` whose config (and certificate files) equal those in `old`.
+fn unchanged_between(
+    old: &Config,
+    old_files: &Fingerprints,
+    new: &Config,
+    new_files: &Fingerprints,
+) -> crate::pipeline::Keep {
+    let unchanged = |key: String, same: bool| same && old_files.get(&key) == new_files.get(&key);
+    crate::pipeline::Keep {
+        inputs: new
+            .inputs
+            .iter()
+            .filter(|i| {
+                let before = old.inputs.iter().find(|o| o.name == i.name);
+                unchanged(format!("inputs.{}", i.name), before == Some(*i))
+            })
+            .map(|i| i.name.clone())
+            .collect(),
+        outputs: new
+            .outputs
+            .iter()
+            .filter(|o| {
+                let before = old.outputs.iter().find(|x| x.name == o.name);
+                unchanged(format!("outputs.{}", o.name), before == Some(*o))
+            })
+            .map(|o| o.name.clone())
+            .collect(),
     }
 }

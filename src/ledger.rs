@@ -164,9 +164,13 @@ impl Ledger {
         ledger
     }
 
-    /// A new input, counted from zero.
+    /// The input called `name`: new and counted from zero, or (one removed by a reload and
+    /// added back) counted on from where it left off.
     pub fn add_input(&self, name: &str) -> InputId {
         let mut state = self.lock();
+        if let Some(id) = state.received.iter().position(|(n, _)| n == name) {
+            return id;
+        }
         state.received.push((name.to_owned(), 0));
         state.pending.push(0);
         state.dispatched.push(0);
@@ -181,9 +185,13 @@ impl Ledger {
         self.lock().received.len()
     }
 
-    /// A new output, with no routes yet.
+    /// The output called `name`: new with no routes yet, or (one removed by a reload, or
+    /// that failed to start, and added back) with its routes as they were.
     pub fn add_output(&self, name: &str) -> OutputId {
         let mut state = self.lock();
+        if let Some(id) = state.outputs.iter().position(|n| n == name) {
+            return id;
+        }
         state.outputs.push(name.to_owned());
         for row in &mut state.route_index {
             row.push(None);

@@ -23,6 +23,7 @@ mod otlp_output;
 mod otlp_peers;
 mod overload;
 mod reload;
+mod reload_rollback;
 mod sender_recipes;
 mod syslog_input;
 mod syslog_peers;

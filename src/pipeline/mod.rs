@@ -25,7 +25,7 @@ pub use buffer::{BufferKind, BufferSettings, Fsync, MemoryBudget, WhenFull};
 pub use dead_letter::DeadLetterSettings;
 pub use driver::{BuiltOutput, DriverSettings};
 pub use retry::RetrySettings;
-pub use topology::{Keep, ReloadReport};
+pub use topology::{Keep, ReloadError, ReloadReport};
 
 use crate::input::BuiltInput;
 use crate::ledger::{InputId, Ledger, Snapshot};

@@ -10,6 +10,7 @@
 //! returned (it may hold the same port). Unchanged inputs keep their listeners and
 //! connections; unchanged outputs keep their buffers and requests in flight.
 
+use super::buffer::disk::Opened;
 use super::buffer::{self, Buffer, DiskBuffer, MemoryBuffer};
 use super::dead_letter::DeadLetters;
 use super::router::{self, Command, Target};
@@ -58,11 +59,69 @@ pub(super) struct OutputSlot {
     disk_dir: Option<std::path::PathBuf>,
 }
 
+/// What an output needs before its tasks start: its metrics, its stop token and, with a
+/// disk buffer, the buffer opened (every segment checked: slow, so a reload does it off the
+/// runtime's threads).
+pub(super) struct Parts {
+    metrics: Arc<OutputMetrics>,
+    hard_stop: CancellationToken,
+    opened: Option<Opened>,
+}
+
+/// Makes an output's [`Parts`] (the returned function does the opening).
+fn output_parts(
+    spec: &OutputSpec,
+    hard_stop: CancellationToken,
+) -> impl FnOnce() -> Result<Parts, StartError> + Send + 'static {
+    let metrics = Arc::new(OutputMetrics {
+        name: spec.name.clone(),
+        adjusted: Arc::clone(&spec.built.adjustments),
+        ..OutputMetrics::default()
+    });
+    let name = spec.name.clone();
+    let dir = disk_buffer_dir(&spec.data_dir, &spec.name);
+    let settings = (spec.buffer.kind == BufferKind::Disk).then(|| spec.buffer.clone());
+    move || {
+        let opened = match settings {
+            Some(settings) => Some(
+                DiskBuffer::open(
+                    &dir,
+                    Arc::from(name.as_str()),
+                    settings,
+                    Arc::clone(&metrics),
+                    hard_stop.clone(),
+                )
+                .map_err(|source| StartError {
+                    output: name,
+                    source,
+                })?,
+            ),
+            None => None,
+        };
+        Ok(Parts {
+            metrics,
+            hard_stop,
+            opened,
+        })
+    }
+}
+
 /// Which components a reload keeps running: those whose config is unchanged.
 #[derive(Debug, Default)]
 pub struct Keep {
     pub inputs: HashSet<String>,
     pub outputs: HashSet<String>,
+}
+
+/// Why a reload did not apply.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    /// Found before anything changed: the running topology is as it was.
+    #[error("{0}; nothing was changed")]
+    Refused(StartError),
+    /// Found while applying: what could start runs, what failed does not.
+    #[error("{0}")]
+    Failed(StartError),
 }
 
 /// What a reload did.
@@ -110,7 +169,8 @@ impl Pipeline {
             .map(|n| (n.clone(), self.ledger.add_input(n)))
             .collect();
         for spec in outputs {
-            let slot = self.start_output(spec, &names, &ids, None, false)?;
+            let parts = output_parts(&spec, self.hard_stop.child_token())()?;
+            let slot = self.start_output(spec, parts, &names, &ids, false);
             self.outputs.push(slot);
         }
         for spec in inputs {
@@ -129,7 +189,7 @@ impl Pipeline {
         outputs: Vec<OutputSpec>,
         keep: &Keep,
         deadline: Duration,
-    ) -> Result<ReloadReport, StartError> {
+    ) -> Result<ReloadReport, ReloadError> {
         let mut report = ReloadReport::default();
         let names: Vec<String> = inputs.iter().map(|i| i.name.clone()).collect();
 
@@ -151,10 +211,10 @@ impl Pipeline {
             }
             if let Err(source) = DiskBuffer::probe(&dir) {
                 self.outputs = kept_outputs.into_iter().chain(retired).collect();
-                return Err(StartError {
+                return Err(ReloadError::Refused(StartError {
                     output: spec.name.clone(),
                     source,
-                });
+                }));
             }
         }
 
@@ -219,9 +279,9 @@ impl Pipeline {
             }
             futures_all(retired.iter().map(|o| wait_true(o.done.clone()))).await;
         }
-        let retired_ids: HashMap<String, (OutputId, Option<std::path::PathBuf>)> = retired
+        let retired_dirs: HashMap<String, Option<std::path::PathBuf>> = retired
             .iter()
-            .map(|o| (o.name.clone(), (o.id, o.disk_dir.clone())))
+            .map(|o| (o.name.clone(), o.disk_dir.clone()))
             .collect();
         drop(retired);
 
@@ -244,14 +304,18 @@ impl Pipeline {
                 continue;
             }
             let name = spec.name.clone();
-            let before = retired_ids.get(&name);
             // A successor on its predecessor's disk buffer inherits what is left there: those
             // records are still counted as buffered, not replayed again.
-            let inherits = before.is_some_and(|(_, dir)| {
+            let inherits = retired_dirs.get(&name).is_some_and(|dir| {
                 dir.as_ref() == Some(&disk_buffer_dir(&spec.data_dir, &spec.name))
             });
-            match self.start_output(spec, &names, &ids, before.map(|(id, _)| *id), inherits) {
-                Ok(slot) => {
+            let open = output_parts(&spec, self.hard_stop.child_token());
+            let parts = tokio::task::spawn_blocking(open)
+                .await
+                .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+            match parts {
+                Ok(parts) => {
+                    let slot = self.start_output(spec, parts, &names, &ids, inherits);
                     report.outputs_started.push(name);
                     self.outputs.push(slot);
                 }
@@ -318,7 +382,7 @@ impl Pipeline {
         self.stopping
             .extend(previous.into_values().filter(|s| !*s.exited.borrow()));
         match started_error {
-            Some(e) => Err(e),
+            Some(e) => Err(ReloadError::Failed(e)),
             None => Ok(report),
         }
     }
@@ -336,29 +400,30 @@ impl Pipeline {
             .collect()
     }
 
+    /// Starts an output from its [`Parts`]. `inherits`: a successor on its predecessor's
+    /// disk buffer, whose undelivered records are already counted.
     fn start_output(
         &mut self,
         spec: OutputSpec,
+        parts: Parts,
         input_names: &[String],
         ids: &HashMap<String, InputId>,
-        reuse: Option<OutputId>,
         inherits: bool,
-    ) -> Result<OutputSlot, StartError> {
-        let id = reuse.unwrap_or_else(|| self.ledger.add_output(&spec.name));
+    ) -> OutputSlot {
+        let id = self.ledger.add_output(&spec.name);
         let takes: Vec<String> = spec.takes.iter().map(|&i| input_names[i].clone()).collect();
         let taken: Vec<InputId> = takes.iter().map(|n| ids[n]).collect();
         for &input in &taken {
             self.ledger.connect(input, id);
         }
-        let metrics = Arc::new(OutputMetrics {
-            name: spec.name.clone(),
-            adjusted: Arc::clone(&spec.built.adjustments),
-            ..OutputMetrics::default()
-        });
-        let hard_stop = self.hard_stop.child_token();
+        let Parts {
+            metrics,
+            hard_stop,
+            opened,
+        } = parts;
         let mut tasks = JoinSet::new();
-        let (drain, sink) = match spec.buffer.kind {
-            BufferKind::Memory => {
+        let (drain, sink) = match opened {
+            None => {
                 let buffer = Arc::new(MemoryBuffer::new(
                     spec.buffer.clone(),
                     Arc::clone(&metrics),
@@ -366,18 +431,7 @@ impl Pipeline {
                 ));
                 (Arc::clone(&buffer), Buffer::Memory(buffer))
             }
-            BufferKind::Disk => {
-                let opened = DiskBuffer::open(
-                    &disk_buffer_dir(&spec.data_dir, &spec.name),
-                    Arc::from(spec.name.as_str()),
-                    spec.buffer.clone(),
-                    Arc::clone(&metrics),
-                    hard_stop.clone(),
-                )
-                .map_err(|source| StartError {
-                    output: spec.name.clone(),
-                    source,
-                })?;
+            Some(opened) => {
                 let feeds = buffer::disk::Feeds {
                     inputs: taken
                         .iter()
@@ -427,7 +481,7 @@ impl Pipeline {
         });
         let disk_dir = (spec.buffer.kind == BufferKind::Disk)
             .then(|| disk_buffer_dir(&spec.data_dir, &spec.name));
-        Ok(OutputSlot {
+        OutputSlot {
             disk_dir,
             name: spec.name,
             id,
@@ -437,7 +491,7 @@ impl Pipeline {
             takes,
             hard_stop,
             done,
-        })
+        }
     }
 
     fn start_input(
