@@ -132,13 +132,15 @@ pub fn main() -> ExitCode {
         }
         Some(Command::Buffer { action }) => buffer_command(&config, action),
         Some(Command::Reload) => reload_command(&config),
-        None => match run(config, specs, cli.config.clone()) {
-            Ok(code) => code,
-            Err(e) => {
+        None => {
+            if cli.config.is_none() {
+                tracing::info!("no --config given: running the embedded default config");
+            }
+            run(config, specs, cli.config.clone()).unwrap_or_else(|e| {
                 tracing::error!("{e:#}");
                 ExitCode::FAILURE
-            }
-        },
+            })
+        }
     }
 }
 
@@ -246,10 +248,7 @@ fn budget(config: &Config) -> Option<Arc<crate::pipeline::MemoryBudget>> {
 fn load(path: Option<&std::path::Path>) -> Result<Config, ConfigError> {
     match path {
         Some(path) => Config::load(path),
-        None => {
-            tracing::info!("no --config given: running the embedded default config");
-            Config::embedded_default()
-        }
+        None => Config::embedded_default(),
     }
 }
 

@@ -3,7 +3,7 @@
 
 use super::recover::read_acked;
 use super::segment::{self, Corruption};
-use super::{ACKED_FILE, Pos};
+use super::{ACKED_FILE, LOCK_FILE, Pos};
 use std::fmt::Write as _;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -20,6 +20,22 @@ pub struct SegmentReport {
     pub undelivered: u64,
     /// The first corrupt byte and what is wrong there.
     pub corruption: Option<(u64, Corruption)>,
+    /// The segment a running logferry is appending to: an entry cut short at its end is
+    /// one being written, not corruption.
+    pub writing: bool,
+}
+
+impl SegmentReport {
+    /// Corruption, leaving out the end of the segment being written.
+    fn corrupt(&self) -> Option<&(u64, Corruption)> {
+        self.corruption.as_ref().filter(|(_, why)| {
+            !(self.writing
+                && matches!(
+                    why,
+                    Corruption::TornHeader(_) | Corruption::TornPayload { .. }
+                ))
+        })
+    }
 }
 
 /// A disk buffer directory, checked.
@@ -31,12 +47,14 @@ pub struct Report {
     pub segments: Vec<SegmentReport>,
     /// Corrupt stretches set aside at earlier starts.
     pub set_aside: Vec<PathBuf>,
+    /// A running logferry holds the buffer: the figures are a snapshot.
+    pub in_use: bool,
 }
 
 impl Report {
     /// True when no segment has corruption.
     pub fn is_clean(&self) -> bool {
-        self.segments.iter().all(|s| s.corruption.is_none())
+        self.segments.iter().all(|s| s.corrupt().is_none())
     }
 
     /// Records not yet delivered.
@@ -48,6 +66,12 @@ impl Report {
     pub fn render(&self) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "disk buffer {}", self.dir.display());
+        if self.in_use {
+            let _ = writeln!(
+                out,
+                "in use by a running logferry: figures are a snapshot; its last segment is being written"
+            );
+        }
         match self.acked {
             Some(p) => {
                 let _ = writeln!(out, "delivered up to segment {} byte {}", p.seg, p.offset);
@@ -65,9 +89,10 @@ impl Report {
             "segment", "bytes", "entries", "records", "undelivered"
         );
         for s in &self.segments {
-            let status = match &s.corruption {
-                None => "ok".to_string(),
-                Some((at, why)) => format!("CORRUPT at byte {at}: {why}"),
+            let status = match (s.corrupt(), &s.corruption) {
+                (Some((at, why)), _) => format!("CORRUPT at byte {at}: {why}"),
+                (None, Some((at, _))) => format!("ok (being written from byte {at})"),
+                (None, None) => "ok".to_string(),
             };
             let _ = writeln!(
                 out,
@@ -84,7 +109,7 @@ impl Report {
             self.undelivered(),
             self.segments
                 .iter()
-                .filter(|s| s.corruption.is_some())
+                .filter(|s| s.corrupt().is_some())
                 .count()
         );
         for path in &self.set_aside {
@@ -127,7 +152,12 @@ pub fn inspect(dir: &Path) -> io::Result<Report> {
             records,
             undelivered,
             corruption: scan.corruption,
+            writing: false,
         });
+    }
+    let in_use = held_by_another(dir);
+    if in_use && let Some(last) = segments.last_mut() {
+        last.writing = true;
     }
     let mut set_aside: Vec<PathBuf> = std::fs::read_dir(dir)?
         .filter_map(Result::ok)
@@ -140,5 +170,55 @@ pub fn inspect(dir: &Path) -> io::Result<Report> {
         acked,
         segments,
         set_aside,
+        in_use,
     })
+}
+
+/// True when a process holds the buffer's lock (a shared lock cannot be had).
+fn held_by_another(dir: &Path) -> bool {
+    let Ok(lock) = std::fs::File::open(dir.join(LOCK_FILE)) else {
+        return false;
+    };
+    matches!(
+        lock.try_lock_shared(),
+        Err(std::fs::TryLockError::WouldBlock)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A segment of two entries whose second is cut short, as the segment a running
+    /// logferry appends to can be when read.
+    fn torn_buffer(dir: &Path) {
+        let record = crate::record::LogRecord::default();
+        let mut data = segment::MAGIC.to_vec();
+        segment::encode_entry("in", std::iter::once(&record), 1, &mut data);
+        let whole = data.len();
+        segment::encode_entry("in", std::iter::once(&record), 2, &mut data);
+        data.truncate(whole + 5);
+        std::fs::write(dir.join(segment::file_name(1)), data).unwrap();
+        std::fs::write(dir.join(LOCK_FILE), b"").unwrap();
+    }
+
+    #[test]
+    fn a_torn_tail_is_corruption_unless_a_running_logferry_is_writing_it() {
+        let dir = tempfile::tempdir().unwrap();
+        torn_buffer(dir.path());
+        let report = inspect(dir.path()).unwrap();
+        assert!(!report.in_use);
+        assert!(!report.is_clean(), "{}", report.render());
+
+        let lock = std::fs::File::options()
+            .write(true)
+            .open(dir.path().join(LOCK_FILE))
+            .unwrap();
+        lock.try_lock().unwrap();
+        let report = inspect(dir.path()).unwrap();
+        let text = report.render();
+        assert!(report.in_use && report.is_clean(), "{text}");
+        assert!(text.contains("being written from byte"), "{text}");
+        assert_eq!(report.segments[0].entries, 1);
+    }
 }
