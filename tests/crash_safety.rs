@@ -13,10 +13,20 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Records per request, requests per run.
+/// Records per request; requests and kills per run at scale 1.
 const PER_REQUEST: usize = 100;
 const REQUESTS: usize = 200;
 const KILLS: usize = 6;
+
+/// `LOGFERRY_CHAOS_SCALE` (default 1) multiplies requests, lines and kills: the long chaos
+/// run (`scripts/chaos.sh`) sets it.
+fn scale() -> usize {
+    std::env::var("LOGFERRY_CHAOS_SCALE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(1)
+}
 
 /// Sends `ids` once; true when the sender was told they are accepted.
 type Send = fn(port: u16, ids: std::ops::Range<usize>) -> bool;
@@ -57,7 +67,7 @@ fn crash_loop(name: &str, input: &str, buffer: &str, send: Send) {
         let (acked, done) = (Arc::clone(&acked), Arc::clone(&done));
         std::thread::spawn(move || {
             let mut attempts = 0;
-            for r in 0..REQUESTS {
+            for r in 0..REQUESTS * scale() {
                 let ids = r * PER_REQUEST..(r + 1) * PER_REQUEST;
                 loop {
                     attempts += 1;
@@ -80,7 +90,7 @@ fn crash_loop(name: &str, input: &str, buffer: &str, send: Send) {
         | 1;
     let mut rng = Rng(seed);
     let mut kills = 0;
-    for _ in 0..KILLS {
+    for _ in 0..KILLS * scale() {
         let mut running = Running::start(&setup.config);
         std::thread::sleep(Duration::from_millis(200 + rng.next(600)));
         running.child.kill().unwrap();
@@ -93,7 +103,7 @@ fn crash_loop(name: &str, input: &str, buffer: &str, send: Send) {
     let mut running = Running::start(&setup.config);
     let attempts = sender.join().unwrap();
     let acked = acked.lock().unwrap().clone();
-    assert_eq!(acked.len(), REQUESTS * PER_REQUEST);
+    assert_eq!(acked.len(), REQUESTS * scale() * PER_REQUEST);
     let got = eventually(Duration::from_secs(60), "every acknowledged record", || {
         let got = delivered(&setup.path("out.ndjson"));
         let have: HashSet<usize> = got.iter().copied().collect();
@@ -104,7 +114,7 @@ fn crash_loop(name: &str, input: &str, buffer: &str, send: Send) {
     let duplicates = got.len() - unique.len();
     eprintln!(
         "{name}: seed {seed}, {kills} kill -9 cycles, {} requests sent ({attempts} attempts), {} records acknowledged, {} delivered, {} unique, {duplicates} duplicates",
-        REQUESTS,
+        REQUESTS * scale(),
         acked.len(),
         got.len(),
         unique.len()
@@ -226,14 +236,14 @@ fn file_tailing_kill_9_loses_no_line_with_a_disk_buffer() {
     std::fs::create_dir_all(setup.path("logs")).unwrap();
     std::fs::create_dir_all(setup.path("data")).unwrap();
     let log = setup.path("logs/app.log");
-    let total = 20_000;
+    let total = 20_000 * scale();
     let writer = std::thread::spawn(move || {
         let mut file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&log)
             .unwrap();
-        for chunk in 0..100 {
+        for chunk in 0..100 * scale() {
             let text: String = (chunk * 200..(chunk + 1) * 200)
                 .map(|id| format!("{}\n", message(id)))
                 .collect();
@@ -242,7 +252,7 @@ fn file_tailing_kill_9_loses_no_line_with_a_disk_buffer() {
         }
     });
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-    for _ in 0..KILLS {
+    for _ in 0..KILLS * scale() {
         let mut running = Running::start(&setup.config);
         std::thread::sleep(Duration::from_millis(200 + rng.next(600)));
         running.child.kill().unwrap();
@@ -259,7 +269,8 @@ fn file_tailing_kill_9_loses_no_line_with_a_disk_buffer() {
     let unique: HashSet<usize> = got.iter().copied().collect();
     assert_eq!(unique.len(), total);
     eprintln!(
-        "file+disk: {KILLS} kill -9 cycles, {total} lines written, {} delivered, {} duplicates",
+        "file+disk: {} kill -9 cycles, {total} lines written, {} delivered, {} duplicates",
+        KILLS * scale(),
         got.len(),
         got.len() - unique.len()
     );
@@ -310,7 +321,7 @@ fn a_flapping_destination_loses_no_acknowledged_record() {
         agent_running.listening("http://");
         let sender = std::thread::spawn(move || {
             let mut acked = Vec::new();
-            for r in 0..100 {
+            for r in 0..100 * scale() {
                 let ids = r * PER_REQUEST..(r + 1) * PER_REQUEST;
                 while !bulk_send(agent_port, ids.clone()) {
                     std::thread::sleep(Duration::from_millis(20));
@@ -321,7 +332,7 @@ fn a_flapping_destination_loses_no_acknowledged_record() {
             acked
         });
         let mut rng = Rng(0x2545_f491_4f6c_dd1d);
-        for _ in 0..KILLS {
+        for _ in 0..KILLS * scale() {
             let mut sink_running = Running::start(&sink.config);
             std::thread::sleep(Duration::from_millis(200 + rng.next(500)));
             sink_running.child.kill().unwrap();
@@ -339,7 +350,8 @@ fn a_flapping_destination_loses_no_acknowledged_record() {
         sink_running.stop_and_collect_logs();
         let unique: HashSet<usize> = got.iter().copied().collect();
         eprintln!(
-            "flapping destination, buffer {buffer}: {KILLS} kills, {} acknowledged, {} delivered, {} duplicates",
+            "flapping destination, buffer {buffer}: {} kills, {} acknowledged, {} delivered, {} duplicates",
+            KILLS * scale(),
             acked.len(),
             got.len(),
             got.len() - unique.len()
