@@ -2,7 +2,7 @@
 //! address, transport, truncation) and a resource shared by every message of the same host
 //! and app.
 
-use super::parse::{ParseOptions, parse};
+use super::parse::{Names, ParseOptions, parse_with};
 use crate::input::InputContext;
 use crate::record::{AnyValue, LogRecord, Resource, Str};
 use bytes::Bytes;
@@ -67,9 +67,8 @@ impl Decoder {
         cx: &InputContext,
         out: &mut Vec<LogRecord>,
     ) {
-        let parsed = parse(message, opts);
-        let mut record = parsed.record;
-        if let Some(error) = parsed.error {
+        let (mut record, resource, error) = parse_with(message, opts, |names| self.resource(names));
+        if let Some(error) = error {
             cx.metrics.parse_failures.add(1);
             // Counted always, logged at most once per interval per connection or socket.
             let now = std::time::Instant::now();
@@ -98,18 +97,20 @@ impl Decoder {
                 .attributes
                 .push((Str::from_static("log.truncated"), AnyValue::Bool(true)));
         }
-        record.resource = self.resource(parsed.hostname, parsed.appname);
+        record.resource = resource;
         out.push(record);
     }
 
-    fn resource(&mut self, host: Option<Str>, app: Option<Str>) -> Arc<Resource> {
-        // Consecutive messages mostly come from the same program: skip the hash lookup.
+    fn resource(&mut self, names: &Names) -> Arc<Resource> {
+        // Consecutive messages mostly come from the same program: compare text, skip the
+        // hash lookup, make no strings.
         if let Some((last_key, resource)) = &self.last
-            && last_key.0 == host
-            && last_key.1 == app
+            && last_key.0.as_deref() == names.host()
+            && last_key.1.as_deref() == names.app()
         {
             return Arc::clone(resource);
         }
+        let (host, app) = (names.host_str(), names.app_str());
         let resource = self.lookup(host.clone(), app.clone());
         self.last = Some(((host, app), Arc::clone(&resource)));
         resource

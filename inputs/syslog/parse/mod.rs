@@ -13,8 +13,8 @@
 //! | PRI severity | `severity_number` / `severity_text` (table in `severity.rs`) |
 //! | PRI facility | attribute `syslog.facility` (its number, 0–23) |
 //! | VERSION | attribute `syslog.version` (int, RFC 5424 only) |
-//! | HOSTNAME | [`Parsed::hostname`], for resource `host.name` |
-//! | APP-NAME, or the RFC 3164 TAG | [`Parsed::appname`], for resource `service.name` |
+//! | HOSTNAME | [`Names::host`], for resource `host.name` |
+//! | APP-NAME, or the RFC 3164 TAG | [`Names::app`], for resource `service.name` |
 //! | PROCID, or the TAG's `[PID]` | attribute `syslog.procid` (string, as sent) |
 //! | MSGID | attribute `syslog.msgid` |
 //! | STRUCTURED-DATA | attribute `syslog.structured_data`: map SD-ID → map param → string |
@@ -109,6 +109,54 @@ pub enum ParseError {
 
 /// Reads one message (framing already removed, trailing LF/CR/NUL allowed).
 pub fn parse(line: Bytes, opts: &ParseOptions) -> Parsed {
+    let (record, (hostname, appname), error) =
+        parse_with(line, opts, |names| (names.host_str(), names.app_str()));
+    Parsed {
+        record,
+        hostname,
+        appname,
+        error,
+    }
+}
+
+/// HOSTNAME and APP-NAME (or TAG) of the message being read, borrowed from it: a caller
+/// that maps them to a shared resource compares text and makes strings only for a new one.
+pub struct Names<'a> {
+    line: &'a Line,
+    host: Option<Range<usize>>,
+    app: Option<Range<usize>>,
+}
+
+impl Names<'_> {
+    /// HOSTNAME.
+    pub fn host(&self) -> Option<&str> {
+        self.host.clone().map(|r| &self.line.0[r])
+    }
+
+    /// APP-NAME, or the RFC 3164 TAG.
+    pub fn app(&self) -> Option<&str> {
+        self.app.clone().map(|r| &self.line.0[r])
+    }
+
+    /// HOSTNAME, sharing the message's storage.
+    pub fn host_str(&self) -> Option<Str> {
+        self.host.clone().map(|r| self.line.slice(r))
+    }
+
+    /// APP-NAME or TAG, sharing the message's storage.
+    pub fn app_str(&self) -> Option<Str> {
+        self.app.clone().map(|r| self.line.slice(r))
+    }
+}
+
+/// [`parse`] for an input: hands HOSTNAME and APP-NAME to `names` (to pick the record's
+/// resource, say) instead of making strings of them; returns the record, what `names`
+/// returned, and why the message could not be read, if so.
+pub fn parse_with<R>(
+    line: Bytes,
+    opts: &ParseOptions,
+    names: impl FnOnce(&Names) -> R,
+) -> (LogRecord, R, Option<ParseError>) {
     let end = line.len()
         - line
             .iter()
@@ -118,13 +166,29 @@ pub fn parse(line: Bytes, opts: &ParseOptions) -> Parsed {
     let mut line = line;
     line.truncate(end);
     let line = Line::new(line);
-    match read(&line, opts) {
-        Ok((pri, fields)) => assemble(pri, fields, line),
-        Err(error) => unreadable(line, error),
+    // Filled in place: moving this many fields through results costs more than reading them.
+    let mut fields = Fields::default();
+    match read(&line, opts, &mut fields) {
+        Ok(pri) => {
+            let named = names(&Names {
+                line: &line,
+                host: fields.hostname.take(),
+                app: fields.appname.take(),
+            });
+            (assemble(pri, fields, line), named, None)
+        }
+        Err(error) => {
+            let named = names(&Names {
+                line: &line,
+                host: None,
+                app: None,
+            });
+            (unreadable(line, error), named, Some(error))
+        }
     }
 }
 
-fn read(line: &Line, opts: &ParseOptions) -> Result<(Option<Pri>, Fields), ParseError> {
+fn read(line: &Line, opts: &ParseOptions, fields: &mut Fields) -> Result<Option<Pri>, ParseError> {
     let b = line.bytes();
     if b.is_empty() {
         return Err(ParseError::Empty);
@@ -134,12 +198,12 @@ fn read(line: &Line, opts: &ParseOptions) -> Result<(Option<Pri>, Fields), Parse
         PriScan::Valid(pri, len) => (Some(pri), len),
         PriScan::Invalid => return Err(ParseError::BadPri),
     };
-    let fields = if pri.is_some() && rfc5424::detect(b, pos) {
-        rfc5424::parse(line, pos, opts)?
+    if pri.is_some() && rfc5424::detect(b, pos) {
+        rfc5424::parse(line, pos, opts, fields)?;
     } else {
-        rfc3164::parse(line, pos, pri.is_some(), opts)?
-    };
-    Ok((pri, fields))
+        rfc3164::parse(line, pos, pri.is_some(), opts, fields)?;
+    }
+    Ok(pri)
 }
 
 /// What either dialect reads from a message.
@@ -147,8 +211,8 @@ fn read(line: &Line, opts: &ParseOptions) -> Result<(Option<Pri>, Fields), Parse
 struct Fields {
     time_unix_nano: u64,
     version: Option<i64>,
-    hostname: Option<Str>,
-    appname: Option<Str>,
+    hostname: Option<Range<usize>>,
+    appname: Option<Range<usize>>,
     procid: Option<Str>,
     msgid: Option<Str>,
     structured_data: Option<Attributes>,
@@ -158,7 +222,7 @@ struct Fields {
     clock_synced: Option<bool>,
 }
 
-fn assemble(pri: Option<Pri>, f: Fields, line: Line) -> Parsed {
+fn assemble(pri: Option<Pri>, f: Fields, line: Line) -> LogRecord {
     let key = Str::from_static;
     let mut attributes = Vec::with_capacity(
         usize::from(pri.is_some())
@@ -193,7 +257,7 @@ fn assemble(pri: Option<Pri>, f: Fields, line: Line) -> Parsed {
     if let Some(v) = f.clock_synced {
         attributes.push((key("syslog.clock_synced"), AnyValue::Bool(v)));
     }
-    let record = LogRecord {
+    LogRecord {
         time_unix_nano: f.time_unix_nano,
         severity_number: pri.map_or(0, Pri::severity_number),
         severity_text: pri.map_or_else(Str::new, |p| Str::from_static(p.severity_text())),
@@ -203,27 +267,16 @@ fn assemble(pri: Option<Pri>, f: Fields, line: Line) -> Parsed {
             .map_or(AnyValue::Empty, |start| AnyValue::String(line.tail(start))),
         attributes,
         ..LogRecord::default()
-    };
-    Parsed {
-        record,
-        hostname: f.hostname,
-        appname: f.appname,
-        error: None,
     }
 }
 
-fn unreadable(line: Line, error: ParseError) -> Parsed {
+fn unreadable(line: Line, error: ParseError) -> LogRecord {
     let mut record = LogRecord::new(AnyValue::String(line.0), 0);
     record.attributes.push((
         Str::from_static("syslog.parse_error"),
         AnyValue::String(Str::from(error.to_string())),
     ));
-    Parsed {
-        record,
-        hostname: None,
-        appname: None,
-        error: Some(error),
-    }
+    record
 }
 
 /// The message as UTF-8, cut into fields without copying.

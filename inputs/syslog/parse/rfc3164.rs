@@ -27,15 +27,15 @@ pub(super) fn parse(
     pos: usize,
     has_pri: bool,
     opts: &ParseOptions,
-) -> Result<Fields, ParseError> {
+    fields: &mut Fields,
+) -> Result<(), ParseError> {
     let b = line.bytes();
-    let mut fields = Fields::default();
     let mut p = skip_spaces(b, pos);
     let cisco = cisco_prefix(b, p, opts);
     if let Some(prefix) = &cisco {
         p = prefix.end;
         fields.sequence = prefix.sequence;
-        fields.hostname = prefix.origin.clone().map(|r| line.slice(r));
+        fields.hostname = prefix.origin.clone();
     }
     let marked = matches!(b.get(p), Some(b'*' | b'.')) && stamp_at(b, p + 1, opts).is_some();
     p += usize::from(marked);
@@ -47,15 +47,15 @@ pub(super) fn parse(
         None if cisco.is_some() => {}
         None if has_pri => {
             fields.msg = Some(super::msg(line, pos));
-            return Ok(fields);
+            return Ok(());
         }
         None => return Err(ParseError::NotSyslog),
     }
     if marked {
         fields.clock_synced = Some(false);
     }
-    tail(line, p, cisco.is_some(), &mut fields);
-    Ok(fields)
+    tail(line, p, cisco.is_some(), fields);
+    Ok(())
 }
 
 /// A timestamp at `p` that ends at a space or the end: its time and length.
@@ -133,7 +133,7 @@ fn tail(line: &Line, p: usize, cisco: bool, fields: &mut Fields) {
     }
     if !cisco {
         if &b[i..end] != b"-" {
-            fields.hostname = Some(line.slice(i..end));
+            fields.hostname = Some(i..end);
         }
         i = skip_spaces(b, end);
         if i == b.len() {
@@ -149,7 +149,7 @@ fn tail(line: &Line, p: usize, cisco: bool, fields: &mut Fields) {
 }
 
 fn set_tag(line: &Line, tag: Tag, fields: &mut Fields) {
-    fields.appname = Some(line.slice(tag.name));
+    fields.appname = Some(tag.name);
     fields.procid = tag.pid.map(|r| line.slice(r));
     fields.msg = Some(super::msg(line, tag.msg_start));
 }

@@ -12,6 +12,7 @@
 use super::{Fields, Line, ParseError, ParseOptions, sd, timestamp};
 use crate::record::Str;
 use std::fmt;
+use std::ops::Range;
 
 /// A header field, for error messages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,7 +67,12 @@ fn version_len(b: &[u8], pos: usize) -> usize {
 }
 
 /// Reads the header and MSG after PRI (`pos`); [`detect`] must have said yes.
-pub(super) fn parse(line: &Line, pos: usize, opts: &ParseOptions) -> Result<Fields, ParseError> {
+pub(super) fn parse(
+    line: &Line,
+    pos: usize,
+    opts: &ParseOptions,
+    fields: &mut Fields,
+) -> Result<(), ParseError> {
     let b = line.bytes();
     let mut c = Header { line, i: pos };
     let digits = version_len(b, pos);
@@ -74,10 +80,7 @@ pub(super) fn parse(line: &Line, pos: usize, opts: &ParseOptions) -> Result<Fiel
         .iter()
         .fold(0i64, |n, d| n * 10 + i64::from(d - b'0'));
     c.i += digits;
-    let mut fields = Fields {
-        version: Some(version),
-        ..Fields::default()
-    };
+    fields.version = Some(version);
 
     c.separator(Field::Timestamp)?;
     if c.nil() {
@@ -86,14 +89,20 @@ pub(super) fn parse(line: &Line, pos: usize, opts: &ParseOptions) -> Result<Fiel
         let (stamp, len) = timestamp::rfc3339(&b[c.i..])
             .filter(|(s, len)| s.offset.is_some() && c.ends_token(c.i + len))
             .ok_or(ParseError::BadTimestamp)?;
-        let time = timestamp::resolve(&stamp, opts).ok_or(ParseError::BadTimestamp)?;
-        fields.time_unix_nano = timestamp::unix_nanos(time);
+        fields.time_unix_nano = match (stamp.day, stamp.offset) {
+            (timestamp::Day::Full(date), Some(offset)) => {
+                timestamp::full_unix_nanos(date, stamp.time, offset)
+            }
+            _ => timestamp::resolve(&stamp, opts)
+                .map(timestamp::unix_nanos)
+                .ok_or(ParseError::BadTimestamp)?,
+        };
         c.i += len;
     }
     c.separator(Field::Hostname)?;
-    fields.hostname = c.token(Field::Hostname, 255)?;
+    fields.hostname = c.token_range(Field::Hostname, 255)?;
     c.separator(Field::AppName)?;
-    fields.appname = c.token(Field::AppName, 48)?;
+    fields.appname = c.token_range(Field::AppName, 48)?;
     c.separator(Field::ProcId)?;
     fields.procid = c.token(Field::ProcId, 128)?;
     c.separator(Field::MsgId)?;
@@ -105,7 +114,7 @@ pub(super) fn parse(line: &Line, pos: usize, opts: &ParseOptions) -> Result<Fiel
         c.i += 1;
     }
     match b.get(c.i) {
-        None => return Ok(fields),
+        None => return Ok(()),
         Some(b'-') if c.ends_token(c.i + 1) => c.i += 1,
         Some(b'[') => {
             let (elements, end) = sd::parse(line, c.i).map_err(ParseError::StructuredData)?;
@@ -120,7 +129,7 @@ pub(super) fn parse(line: &Line, pos: usize, opts: &ParseOptions) -> Result<Fiel
         Some(b' ') => fields.msg = Some(super::msg(line, c.i + 1)),
         Some(_) => return Err(ParseError::NoSpaceBeforeMsg),
     }
-    Ok(fields)
+    Ok(())
 }
 
 struct Header<'a> {
@@ -153,8 +162,12 @@ impl Header<'_> {
         matches!(self.bytes().get(at), None | Some(b' '))
     }
 
-    /// A field of 1–`max` PRINTUSASCII characters, `None` for NILVALUE.
-    fn token(&mut self, field: Field, max: usize) -> Result<Option<Str>, ParseError> {
+    /// Where a field of 1–`max` PRINTUSASCII characters lies, `None` for NILVALUE.
+    fn token_range(
+        &mut self,
+        field: Field,
+        max: usize,
+    ) -> Result<Option<Range<usize>>, ParseError> {
         let start = self.i;
         let len = self.bytes()[start..]
             .iter()
@@ -168,7 +181,14 @@ impl Header<'_> {
         if len > max || !token.iter().all(|c| (33..=126).contains(c)) {
             return Err(ParseError::BadField { field, max });
         }
-        Ok(Some(self.line.slice(start..start + len)))
+        Ok(Some(start..start + len))
+    }
+
+    /// A field of 1–`max` PRINTUSASCII characters, `None` for NILVALUE.
+    fn token(&mut self, field: Field, max: usize) -> Result<Option<Str>, ParseError> {
+        Ok(self
+            .token_range(field, max)?
+            .map(|range| self.line.slice(range)))
     }
 }
 

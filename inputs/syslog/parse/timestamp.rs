@@ -10,7 +10,7 @@
 //! the year that puts it closest to now ([`super::year`]).
 
 use super::ParseOptions;
-use chrono::{DateTime, FixedOffset, NaiveDate, NaiveTime, TimeZone};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveTime, TimeZone, Timelike};
 
 /// The date part of a [`Stamp`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,6 +46,20 @@ pub(super) fn resolve(stamp: &Stamp, opts: &ParseOptions) -> Option<DateTime<Fix
 /// Nanoseconds since the epoch, 0 ("unknown") before 1970 or past 2262.
 pub(super) fn unix_nanos(t: DateTime<FixedOffset>) -> u64 {
     t.timestamp_nanos_opt()
+        .and_then(|n| u64::try_from(n).ok())
+        .unwrap_or(0)
+}
+
+/// Nanoseconds since the epoch of a full date and time at `offset`, by arithmetic: the same
+/// as [`resolve`] then [`unix_nanos`] (0 outside 1970–2262), without chrono's general path,
+/// for RFC 5424, where every message has such a stamp.
+pub(super) fn full_unix_nanos(date: NaiveDate, time: NaiveTime, offset: FixedOffset) -> u64 {
+    // 719 163: days from 0001-01-01 (day 1 of the common era) to 1970-01-01.
+    let days = i64::from(date.num_days_from_ce()) - 719_163;
+    let secs = days * 86_400 + i64::from(time.num_seconds_from_midnight())
+        - i64::from(offset.local_minus_utc());
+    secs.checked_mul(1_000_000_000)
+        .and_then(|n| n.checked_add(i64::from(time.nanosecond())))
         .and_then(|n| u64::try_from(n).ok())
         .unwrap_or(0)
 }
@@ -310,6 +324,38 @@ mod tests {
             "24-03-05T07:08:09Z",
         ] {
             assert_eq!(rfc3339(bad.as_bytes()), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn direct_arithmetic_agrees_with_chrono() {
+        let opts = ParseOptions::new(FixedOffset::east_opt(0).unwrap(), 0);
+        for (y, mo, d, h, mi, s, ns) in [
+            (1970, 1, 1, 0, 0, 0, 0),
+            (1969, 12, 31, 23, 59, 59, 999_999_999),
+            (2000, 2, 29, 12, 0, 0, 1),
+            (2024, 12, 31, 23, 59, 59, 123_456_789),
+            (2026, 11, 29, 3, 4, 5, 123_456_000),
+            (2262, 4, 11, 23, 47, 16, 854_775_807),
+            (2262, 4, 11, 23, 47, 16, 854_775_808),
+            (9999, 12, 31, 23, 59, 59, 0),
+            (1, 1, 1, 0, 0, 0, 0),
+        ] {
+            let (date, time) = at(y, mo, d, h, mi, s, ns);
+            for offset in [0, 3600, -5400, 14 * 3600, -12 * 3600] {
+                let offset = east(offset).unwrap();
+                let stamp = Stamp {
+                    day: Day::Full(date),
+                    time,
+                    offset: Some(offset),
+                };
+                let chrono = resolve(&stamp, &opts).map_or(0, unix_nanos);
+                assert_eq!(
+                    full_unix_nanos(date, time, offset),
+                    chrono,
+                    "{date} {time} {offset}"
+                );
+            }
         }
     }
 
