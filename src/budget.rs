@@ -2,8 +2,8 @@
 //! buffer (and every disk buffer's read-ahead). When it is spent, buffers stop taking
 //! batches, so each input's own back-pressure applies (reads pause, HTTP 429, gRPC
 //! `RESOURCE_EXHAUSTED`, Beats ACKs withheld, tailing pauses, UDP drops counted). Request
-//! bodies that HTTP inputs are reading and decoding draw on it too, until their records are
-//! handed to the pipeline.
+//! bodies that HTTP inputs have read draw on it too, until their records are handed to the
+//! pipeline.
 
 use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
@@ -12,9 +12,17 @@ use tokio::sync::Notify;
 #[derive(Debug)]
 pub struct MemoryBudget {
     limit: usize,
-    used: Mutex<usize>,
+    used: Mutex<Used>,
     /// Wakes producers of every buffer when room is given back anywhere.
     pub(crate) freed: Notify,
+}
+
+#[derive(Debug, Default)]
+struct Used {
+    /// Everything held: buffers and request bodies.
+    total: usize,
+    /// What buffers hold.
+    buffers: usize,
 }
 
 impl MemoryBudget {
@@ -22,9 +30,13 @@ impl MemoryBudget {
     pub fn new(limit: usize) -> Self {
         MemoryBudget {
             limit,
-            used: Mutex::new(0),
+            used: Mutex::new(Used::default()),
             freed: Notify::new(),
         }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Used> {
+        self.used.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// What `records` records of `bytes` estimated bytes cost against the budget: their
@@ -34,23 +46,26 @@ impl MemoryBudget {
         bytes + records * std::mem::size_of::<crate::record::LogRecord>()
     }
 
-    /// Takes `bytes` if they fit (anything fits while nothing is held, so one batch larger
-    /// than the limit cannot wedge the process).
+    /// Takes `bytes` for a buffer if they fit. Anything fits while buffers hold nothing, so
+    /// neither one batch larger than the limit nor request bodies being decoded can wedge
+    /// the pipeline.
     pub(crate) fn try_take(&self, bytes: usize) -> bool {
-        let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
-        if *used == 0 || *used + bytes <= self.limit {
-            *used += bytes;
+        let mut used = self.lock();
+        if used.buffers == 0 || used.total + bytes <= self.limit {
+            used.total += bytes;
+            used.buffers += bytes;
             true
         } else {
             false
         }
     }
 
-    /// Gives `bytes` back.
+    /// Gives back `bytes` a buffer took.
     pub(crate) fn give_back(&self, bytes: usize) {
         {
-            let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
-            *used = used.saturating_sub(bytes);
+            let mut used = self.lock();
+            used.total = used.total.saturating_sub(bytes);
+            used.buffers = used.buffers.saturating_sub(bytes);
         }
         self.freed.notify_waiters();
     }
@@ -62,7 +77,7 @@ impl MemoryBudget {
 
     /// Estimated bytes held now.
     pub fn used(&self) -> usize {
-        *self.used.lock().unwrap_or_else(|e| e.into_inner())
+        self.lock().total
     }
 
     /// The limit.
@@ -70,12 +85,14 @@ impl MemoryBudget {
         self.limit
     }
 
-    /// Takes `bytes` for as long as the returned guard lives, if they fit.
+    /// Takes `bytes` for as long as the returned guard lives, if they fit (or nothing else
+    /// is held).
     pub fn hold(self: &Arc<Self>, bytes: usize) -> Option<Held> {
-        self.try_take(bytes).then(|| Held {
+        let mut held = Held {
             budget: Some(Arc::clone(self)),
-            bytes,
-        })
+            bytes: 0,
+        };
+        held.grow(bytes).then_some(held)
     }
 }
 
@@ -87,21 +104,31 @@ pub struct Held {
 }
 
 impl Held {
-    /// Adds `other`'s bytes to this hold.
-    pub fn join(&mut self, mut other: Held) {
-        if self.budget.is_none() {
-            self.budget = other.budget.take();
-        } else if other.budget.take().is_none() {
-            return;
+    /// Takes `bytes` more if they fit, or if this hold is all that is held (one request
+    /// larger than the limit still goes through on an idle process).
+    pub fn grow(&mut self, bytes: usize) -> bool {
+        let Some(budget) = &self.budget else {
+            return true;
+        };
+        let mut used = budget.lock();
+        if used.total + bytes <= budget.limit || used.total == self.bytes {
+            used.total += bytes;
+            self.bytes += bytes;
+            true
+        } else {
+            false
         }
-        self.bytes += std::mem::take(&mut other.bytes);
     }
 }
 
 impl Drop for Held {
     fn drop(&mut self) {
         if let Some(budget) = &self.budget {
-            budget.give_back(self.bytes);
+            {
+                let mut used = budget.lock();
+                used.total = used.total.saturating_sub(self.bytes);
+            }
+            budget.freed.notify_waiters();
         }
     }
 }
@@ -115,10 +142,28 @@ mod tests {
         let budget = Arc::new(MemoryBudget::new(1000));
         let mut held = budget.hold(600).expect("fits");
         assert!(budget.hold(600).is_none(), "over the limit");
-        held.join(budget.hold(300).expect("fits"));
+        assert!(held.grow(300));
         assert_eq!(budget.used(), 900);
-        held.join(Held::default());
+        // Alone, a request may grow past the limit; with another holder it may not.
+        assert!(held.grow(500));
+        let other = budget.hold(10);
+        assert!(other.is_none());
         drop(held);
+        assert_eq!(budget.used(), 0);
+    }
+
+    #[test]
+    fn held_bodies_do_not_wedge_empty_buffers() {
+        let budget = Arc::new(MemoryBudget::new(1000));
+        let held = budget.hold(990).expect("fits");
+        // Buffers hold nothing: a batch is taken even though bodies fill the budget.
+        assert!(budget.try_take(500));
+        // Buffers hold something now: the limit applies to everything.
+        assert!(!budget.try_take(10));
+        assert!(budget.is_spent());
+        drop(held);
+        assert!(budget.try_take(10));
+        budget.give_back(510);
         assert_eq!(budget.used(), 0);
     }
 }

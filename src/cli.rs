@@ -345,6 +345,14 @@ async fn run_async(
                 }
                 if fatal {
                     stopped_by_reload = true;
+                    tokio::spawn(async move {
+                        let again = signals.recv_stop().await;
+                        tracing::warn!(
+                            signal = again,
+                            "signal while stopping: exiting without draining"
+                        );
+                        std::process::exit(1);
+                    });
                     break;
                 }
             }
@@ -530,6 +538,14 @@ async fn apply_reload(
                     )))
                 }
                 Err(again) => {
+                    // Whatever the way back hit, part of the new config is what runs now.
+                    let again = match again.downcast::<crate::pipeline::ReloadError>() {
+                        Ok(
+                            crate::pipeline::ReloadError::Refused(e)
+                            | crate::pipeline::ReloadError::Failed(e),
+                        ) => anyhow::Error::from(e),
+                        Err(other) => other,
+                    };
                     tracing::error!(error = %again, "the previous config could not be restored either; stopping (what disk buffers hold stays for the next start)");
                     Err(Reload::Fatal(format!(
                         "reload failed ({e}) and the previous config could not be restored ({again:#}); logferry is stopping"

@@ -139,8 +139,21 @@ pub struct Ledger {
 
 impl Ledger {
     /// A ledger for these inputs and outputs, where `takes[o]` lists the inputs output `o`
-    /// takes.
+    /// takes. Names are unique within each list (ids are per name).
     pub fn new(inputs: &[String], outputs: &[String], takes: &[Vec<InputId>]) -> Self {
+        debug_assert!(
+            inputs
+                .iter()
+                .collect::<std::collections::HashSet<_>>()
+                .len()
+                == inputs.len()
+                && outputs
+                    .iter()
+                    .collect::<std::collections::HashSet<_>>()
+                    .len()
+                    == outputs.len(),
+            "duplicate names"
+        );
         let ledger = Ledger {
             state: Mutex::new(State {
                 received: Vec::new(),

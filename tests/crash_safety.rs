@@ -18,14 +18,9 @@ const PER_REQUEST: usize = 100;
 const REQUESTS: usize = 200;
 const KILLS: usize = 6;
 
-/// `LOGFERRY_CHAOS_SCALE` (default 1) multiplies requests, lines and kills: the long chaos
-/// run (`scripts/chaos.sh`) sets it.
+/// `LOGFERRY_CHAOS_SCALE` multiplies requests, lines and kills (see `support::chaos_scale`).
 fn scale() -> usize {
-    std::env::var("LOGFERRY_CHAOS_SCALE")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|&n| n > 0)
-        .unwrap_or(1)
+    crate::support::chaos_scale()
 }
 
 /// Sends `ids` once; true when the sender was told they are accepted.

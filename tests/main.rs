@@ -21,6 +21,7 @@ mod operating;
 mod otlp_input;
 mod otlp_output;
 mod otlp_peers;
+mod outage;
 mod overload;
 mod reload;
 mod reload_rollback;

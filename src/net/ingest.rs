@@ -107,9 +107,10 @@ impl Ingest {
             .map_err(|_| self.refuse(Failure::Overloaded))
     }
 
-    /// Reads a whole body, refusing it past `limit` bytes without reading further. The body
-    /// draws on `memory_limit` until its records are handed over ([`Ingest::export`]); at
-    /// the limit the request is refused before its body is read.
+    /// Reads a whole body, refusing it past `limit` bytes without reading further. Once
+    /// read, the body draws on `memory_limit` until its records are handed over
+    /// ([`Ingest::export`]); at the limit the body is read and discarded, and the request
+    /// refused.
     pub async fn read_body(
         &self,
         body: axum::body::Body,
@@ -180,7 +181,9 @@ impl Ingest {
                 "decompressed request larger than max_request_bytes ({limit} bytes)"
             )))),
             Ok(_) => {
-                held.join(self.hold(out.len())?);
+                if !held.grow(out.len()) {
+                    return Err(self.refuse(Failure::MemoryLimit));
+                }
                 Ok(Bytes::from(out))
             }
         }
@@ -215,23 +218,26 @@ impl Ingest {
     }
 
     /// Hands the request's records to the pipeline and waits for their acknowledgement.
-    /// The request's `held` memory is given back once the records are in the pipeline (its
-    /// buffers count them from then on).
+    /// The request's `held` memory is given back as the records are offered (the buffers
+    /// count them from then on).
     pub async fn export(&self, records: Vec<LogRecord>, held: Held) -> Result<Accepted, Failure> {
         if records.is_empty() {
             return Ok(Accepted::default());
         }
         let (token, verdict) = AckToken::new(records.len());
         let batch = Batch::new(records).with_ack(token);
+        // The body's memory is let go before waiting: the router must be able to take
+        // earlier batches (whose buffer charge may need that room) to make way.
+        let limited = self.cx.sender.over_memory_limit();
+        drop(held);
         let sent = match self.cx.sender.offer(batch) {
             Offer::Full(batch) => self.cx.sender.send_within(batch, self.queue_wait).await,
             other => other,
         };
-        drop(held);
         match sent {
             Offer::Sent => {}
             // Not counted as received: the sender keeps the records and retries.
-            Offer::Full(_) if self.cx.sender.over_memory_limit() => {
+            Offer::Full(_) if limited || self.cx.sender.over_memory_limit() => {
                 return Err(self.refuse(Failure::MemoryLimit));
             }
             Offer::Full(_) => return Err(self.refuse(Failure::Overloaded)),

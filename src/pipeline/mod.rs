@@ -82,6 +82,9 @@ pub struct Pipeline {
     stopping: Vec<topology::InputSlot>,
     /// The outputs of the current config, in its order.
     outputs: Vec<topology::OutputSlot>,
+    /// Disk buffer directories released by replaced or removed outputs, whose undelivered
+    /// records are still counted as buffered.
+    released_disks: std::collections::HashSet<PathBuf>,
     input_tasks: JoinSet<(String, Result<(), crate::input::InputError>)>,
     routers: JoinSet<()>,
     /// Every output's tasks, current and retired (draining after a reload).
@@ -122,6 +125,7 @@ impl Pipeline {
             inputs: Vec::new(),
             stopping: Vec::new(),
             outputs: Vec::new(),
+            released_disks: Default::default(),
             input_tasks: JoinSet::new(),
             routers: JoinSet::new(),
             drivers: JoinSet::new(),
@@ -166,6 +170,10 @@ impl Pipeline {
     /// Stops inputs, drains outputs within `deadline`, and reports the inputs that failed.
     pub async fn shutdown(mut self, deadline: Duration) -> Vec<String> {
         self.shutdown.cancel();
+        // Routers a failed reload left paused finish their queues too.
+        for slot in self.inputs.iter().chain(&self.stopping) {
+            slot.resume();
+        }
         let drain = async {
             while let Some(joined) = self.input_tasks.join_next().await {
                 self.note_input_exit(joined);

@@ -128,10 +128,14 @@ async fn route(mut batch: Batch, targets: &[Target], ledger: &Ledger) {
         }
     }
     if let Some(ack) = ack {
-        // Every target holds a clone now; with no target (refused by config validation)
-        // the batch must not count as delivered.
+        // Every target holds a clone now. No target happens only while a failed reload
+        // leaves an input without its outputs and logferry stops: the sender is told to
+        // send again (as at a shutdown deadline), not that the records were refused.
         if targets.is_empty() {
-            ack.rejected(batch.len() as u64, "no output takes this input");
+            ack.abandoned(
+                batch.len() as u64,
+                "no output takes this input (a reload failed)",
+            );
         } else {
             ack.handed_off();
         }

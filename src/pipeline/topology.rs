@@ -133,6 +133,13 @@ pub struct ReloadReport {
     pub outputs_stopped: Vec<String>,
 }
 
+impl InputSlot {
+    /// Lets a paused router route again.
+    pub(super) fn resume(&self) {
+        let _ = self.control.send(Command::Resume);
+    }
+}
+
 async fn tell(slot: &InputSlot, make: impl FnOnce(oneshot::Sender<()>) -> Command) {
     let (tx, rx) = oneshot::channel();
     if slot.control.send(make(tx)).is_ok() {
@@ -221,7 +228,9 @@ impl Pipeline {
         // 1. Routers linked to a replaced or removed output stop routing (their inputs are
         //    held back); a router stuck pushing into a full buffer is not waited for beyond
         //    the deadline: its commands queue and apply once the push ends.
-        self.stopping.retain(|s| !*s.exited.borrow());
+        // Kept while their routers live: a router may still hold (paused) batches.
+        self.stopping
+            .retain(|s| !*s.exited.borrow() || !s.control.is_closed());
         let mut routers: Vec<InputSlot> = std::mem::take(&mut self.inputs);
         let stopping_before = std::mem::take(&mut self.stopping);
         let links_retired = |slot: &InputSlot| {
@@ -279,10 +288,11 @@ impl Pipeline {
             }
             futures_all(retired.iter().map(|o| wait_true(o.done.clone()))).await;
         }
-        let retired_dirs: HashMap<String, Option<std::path::PathBuf>> = retired
-            .iter()
-            .map(|o| (o.name.clone(), o.disk_dir.clone()))
-            .collect();
+        // What a released disk buffer still holds stays counted as buffered: whichever
+        // output opens that directory next (a successor, or after a failed reload the
+        // predecessor again) inherits it rather than counting it again as replayed.
+        self.released_disks
+            .extend(retired.iter().filter_map(|o| o.disk_dir.clone()));
         drop(retired);
 
         // 4. The outputs of the new config: kept ones as they are, the others started.
@@ -304,17 +314,29 @@ impl Pipeline {
                 continue;
             }
             let name = spec.name.clone();
-            // A successor on its predecessor's disk buffer inherits what is left there: those
-            // records are still counted as buffered, not replayed again.
-            let inherits = retired_dirs.get(&name).is_some_and(|dir| {
-                dir.as_ref() == Some(&disk_buffer_dir(&spec.data_dir, &spec.name))
-            });
+            let dir = disk_buffer_dir(&spec.data_dir, &spec.name);
+            let inherits =
+                spec.buffer.kind == BufferKind::Disk && self.released_disks.contains(&dir);
             let open = output_parts(&spec, self.hard_stop.child_token());
-            let parts = tokio::task::spawn_blocking(open)
-                .await
-                .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+            let parts = match tokio::task::spawn_blocking(open).await {
+                Ok(parts) => parts,
+                Err(e) => match e.try_into_panic() {
+                    Ok(panic) => std::panic::resume_unwind(panic),
+                    Err(_) => Err(StartError {
+                        output: name.clone(),
+                        source: buffer::disk::OpenError::Io {
+                            dir: dir.clone(),
+                            what: "open it (logferry is stopping)",
+                            source: std::io::Error::other("cancelled"),
+                        },
+                    }),
+                },
+            };
             match parts {
                 Ok(parts) => {
+                    if inherits {
+                        self.released_disks.remove(&dir);
+                    }
                     let slot = self.start_output(spec, parts, &names, &ids, inherits);
                     report.outputs_started.push(name);
                     self.outputs.push(slot);
@@ -348,18 +370,32 @@ impl Pipeline {
                 }
             }
             tell_within(slot, |done| Command::Set(targets.clone(), done), deadline).await;
-            let _ = slot.control.send(Command::Resume);
+            // After a failure the caller goes back to the previous config: routers stay
+            // paused (records wait, none go to the wrong outputs or to none) until then.
+            if started_error.is_none() {
+                slot.resume();
+            }
             slot.targets = targets;
         }
 
-        // 6. New and replaced inputs start, once the input they replace has returned.
+        // 6. New and replaced inputs start, once the input they replace has returned (not
+        //    after a failure: their routers stay tracked for the way back).
+        let failed = started_error.is_some();
         let orphans = routers.split_off(current);
-        self.stopping
-            .extend(orphans.into_iter().filter(|s| !*s.exited.borrow()));
+        self.stopping.extend(
+            orphans
+                .into_iter()
+                .filter(|s| failed || !*s.exited.borrow()),
+        );
         let mut previous: HashMap<String, InputSlot> =
             routers.into_iter().map(|s| (s.name.clone(), s)).collect();
         for spec in inputs {
-            let mut metrics = None;
+            // An input stopped by an earlier reload counts on in its successor.
+            let mut metrics = self
+                .stopping
+                .iter()
+                .find(|s| s.name == spec.name)
+                .map(|s| Arc::clone(&s.metrics));
             if let Some(old) = previous.remove(&spec.name) {
                 if !old.stop.is_cancelled() {
                     // Unchanged: it never stopped.
@@ -371,6 +407,12 @@ impl Pipeline {
                     tracing::warn!(input = %spec.name, "reload: the replaced input has not returned; starting its successor anyway");
                 }
                 metrics = Some(Arc::clone(&old.metrics));
+                if failed {
+                    self.stopping.push(old);
+                    continue;
+                }
+            } else if failed {
+                continue;
             }
             report.inputs_started.push(spec.name.clone());
             let id = ids[&spec.name];
@@ -379,8 +421,11 @@ impl Pipeline {
         }
         // Stopped inputs' routers finish their queues on their own; until their inputs have
         // returned they stay linked, and later reloads retarget them too.
-        self.stopping
-            .extend(previous.into_values().filter(|s| !*s.exited.borrow()));
+        self.stopping.extend(
+            previous
+                .into_values()
+                .filter(|s| failed || !*s.exited.borrow()),
+        );
         match started_error {
             Some(e) => Err(ReloadError::Failed(e)),
             None => Ok(report),

@@ -321,6 +321,16 @@ pub fn peers_cache() -> PathBuf {
 }
 
 /// A local TCP port free at the time of asking.
+/// `LOGFERRY_CHAOS_SCALE` (default 1): how many times longer the chaos tests run (kills,
+/// records, outage time); the long chaos run (`scripts/chaos.sh`) sets it.
+pub fn chaos_scale() -> usize {
+    std::env::var("LOGFERRY_CHAOS_SCALE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(1)
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

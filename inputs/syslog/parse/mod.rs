@@ -130,12 +130,12 @@ pub struct Names<'a> {
 impl Names<'_> {
     /// HOSTNAME.
     pub fn host(&self) -> Option<&str> {
-        self.host.clone().map(|r| &self.line.0[r])
+        self.host.clone().and_then(|r| self.line.0.get(r))
     }
 
     /// APP-NAME, or the RFC 3164 TAG.
     pub fn app(&self) -> Option<&str> {
-        self.app.clone().map(|r| &self.line.0[r])
+        self.app.clone().and_then(|r| self.line.0.get(r))
     }
 
     /// HOSTNAME, sharing the message's storage.

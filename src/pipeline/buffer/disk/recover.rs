@@ -70,12 +70,21 @@ fn take_lock(dir: &Path) -> Result<File, OpenError> {
         .write(true)
         .open(dir.join(LOCK_FILE))
         .map_err(|e| fail("open its lock file", e))?;
-    match lock.try_lock() {
-        Ok(()) => Ok(lock),
-        Err(std::fs::TryLockError::WouldBlock) => Err(OpenError::Locked(dir.into())),
-        Err(std::fs::TryLockError::Error(e)) => Err(fail("lock its lock file", e)),
+    // A few tries: `logferry buffer inspect|verify` holds a shared lock for an instant.
+    for _ in 0..LOCK_TRIES {
+        match lock.try_lock() {
+            Ok(()) => return Ok(lock),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(fail("lock its lock file", e)),
+        }
     }
+    Err(OpenError::Locked(dir.into()))
 }
+
+/// Tries at taking a buffer's lock, 20 ms apart.
+const LOCK_TRIES: usize = 10;
 
 impl DiskBuffer {
     /// Checks that a buffer could be opened in `dir` now (directory and lock), changing

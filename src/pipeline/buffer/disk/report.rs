@@ -127,11 +127,19 @@ pub fn inspect(dir: &Path) -> io::Result<Report> {
             format!("{} is not a directory", dir.display()),
         ));
     }
+    // Checked before and after reading: a logferry that starts or stops meanwhile still
+    // counts as running.
+    let in_use_before = held_by_another(dir);
     let acked = read_acked(dir);
     let from = acked.unwrap_or_default();
     let mut segments = Vec::new();
     for (id, path) in segment::list(dir)? {
-        let scan = segment::scan(&path)?;
+        let scan = match segment::scan(&path) {
+            Ok(scan) => scan,
+            // Deleted by a running logferry once delivered, between listing and reading.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
         let records = scan.entries.iter().map(|e| u64::from(e.2.records)).sum();
         let undelivered = scan
             .entries
@@ -155,7 +163,7 @@ pub fn inspect(dir: &Path) -> io::Result<Report> {
             writing: false,
         });
     }
-    let in_use = held_by_another(dir);
+    let in_use = in_use_before || held_by_another(dir);
     if in_use && let Some(last) = segments.last_mut() {
         last.writing = true;
     }
@@ -174,7 +182,9 @@ pub fn inspect(dir: &Path) -> io::Result<Report> {
     })
 }
 
-/// True when a process holds the buffer's lock (a shared lock cannot be had).
+/// True when a process holds the buffer's lock (a shared lock cannot be had). The shared
+/// lock is held for an instant; a logferry taking the lock meanwhile waits it out
+/// (`take_lock` retries).
 fn held_by_another(dir: &Path) -> bool {
     let Ok(lock) = std::fs::File::open(dir.join(LOCK_FILE)) else {
         return false;
