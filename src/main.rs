@@ -16,7 +16,8 @@ static TUNE_ALLOCATOR: extern "C" fn() = tune_allocator;
 
 #[cfg(all(feature = "mimalloc", target_os = "linux"))]
 extern "C" fn tune_allocator() {
-    // mimalloc 2.x `mi_option_t` (mimalloc.h): arena_eager_commit = 4.
+    // mimalloc `mi_option_t` (mimalloc.h, the same in v2 and v3, which libmimalloc-sys
+    // builds): arena_eager_commit = 4.
     const ARENA_EAGER_COMMIT: libmimalloc_sys::mi_option_t = 4;
     // SAFETY: sets a global allocator option before any thread or allocation exists.
     unsafe { libmimalloc_sys::mi_option_set(ARENA_EAGER_COMMIT, 0) };
