@@ -571,25 +571,28 @@ fn unchanged_between(
     new: &Config,
     new_files: &Fingerprints,
 ) -> crate::pipeline::Keep {
-    let unchanged = |key: String, same: bool| same && old_files.get(&key) == new_files.get(&key);
+    let files = (old_files, new_files);
     crate::pipeline::Keep {
-        inputs: new
-            .inputs
-            .iter()
-            .filter(|i| {
-                let before = old.inputs.iter().find(|o| o.name == i.name);
-                unchanged(format!("inputs.{}", i.name), before == Some(*i))
-            })
-            .map(|i| i.name.clone())
-            .collect(),
-        outputs: new
-            .outputs
-            .iter()
-            .filter(|o| {
-                let before = old.outputs.iter().find(|x| x.name == o.name);
-                unchanged(format!("outputs.{}", o.name), before == Some(*o))
-            })
-            .map(|o| o.name.clone())
-            .collect(),
+        inputs: same_named("inputs", &old.inputs, &new.inputs, |i| &i.name, files),
+        outputs: same_named("outputs", &old.outputs, &new.outputs, |o| &o.name, files),
     }
+}
+
+/// Names of the components in `new` equal to the one of the same name in `old`, with the
+/// same `*_file` fingerprints (keyed `{kind}.{name}`).
+fn same_named<T: PartialEq>(
+    kind: &str,
+    old: &[T],
+    new: &[T],
+    name: impl Fn(&T) -> &String,
+    (old_files, new_files): (&Fingerprints, &Fingerprints),
+) -> std::collections::HashSet<String> {
+    new.iter()
+        .filter(|c| {
+            let key = format!("{kind}.{}", name(c));
+            old.iter().find(|o| name(o) == name(c)) == Some(*c)
+                && old_files.get(&key) == new_files.get(&key)
+        })
+        .map(|c| name(c).clone())
+        .collect()
 }
