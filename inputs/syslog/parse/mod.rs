@@ -232,9 +232,10 @@ fn assemble(pri: Option<Pri>, f: Fields, line: Line) -> LogRecord {
             + usize::from(f.structured_data.is_some())
             + usize::from(f.sequence.is_some())
             + usize::from(f.clock_synced.is_some())
-            // Room for what the transport adds (peer address, transport, truncation), so
-            // the caller's pushes do not reallocate.
-            + 3,
+            // Room for what a network transport adds (peer address, transport), so the
+            // caller's pushes do not reallocate; a rare truncation mark may. No more: a
+            // record waiting in a buffer should carry no spare capacity.
+            + 2,
     );
     if let Some(pri) = pri {
         attributes.push((key("syslog.facility"), AnyValue::Int(pri.facility.into())));

@@ -32,6 +32,11 @@ pub enum SdError {
     DuplicateId,
 }
 
+thread_local! {
+    /// Where the parameters of the element being read are collected (see [`parse`]).
+    static PARAMS: std::cell::RefCell<Attributes> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// Reads the elements starting at `start` (which holds `[`); returns them and the index
 /// just past the last `]`.
 pub(super) fn parse(line: &Line, start: usize) -> Result<(Attributes, usize), SdError> {
@@ -50,48 +55,66 @@ pub(super) fn parse(line: &Line, start: usize) -> Result<(Attributes, usize), Sd
         }
         let id = line.slice(i..id_end);
         i = id_end;
-        let mut params: Attributes = Vec::with_capacity(4);
-        loop {
-            match b.get(i) {
-                Some(b']') => {
-                    i += 1;
-                    break;
-                }
-                Some(b' ') => {
-                    while b.get(i) == Some(&b' ') {
-                        i += 1;
-                    }
-                    if b.get(i) == Some(&b']') {
-                        continue;
-                    }
-                }
-                None => return Err(SdError::Unterminated),
-                Some(_) if params.is_empty() => return Err(SdError::BadId),
-                Some(_) => return Err(SdError::NoSpace),
-            }
-            let name_end = name(b, i, SdError::BadName)?;
-            let param = line.slice(i..name_end);
-            i = name_end;
-            match b.get(i) {
-                Some(b'=') => i += 1,
-                None => return Err(SdError::Unterminated),
-                Some(_) => return Err(SdError::NoEquals),
-            }
-            while b.get(i) == Some(&b' ') {
-                i += 1;
-            }
-            match b.get(i) {
-                Some(b'"') => i += 1,
-                None => return Err(SdError::Unterminated),
-                Some(_) => return Err(SdError::Unquoted),
-            }
-            let (value, end) = value(line, i)?;
-            params.push((param, AnyValue::String(value)));
-            i = end;
-        }
+        // Collected in a per-thread scratch vector, then moved into one of exactly their
+        // number: a record waiting in a buffer carries no spare capacity.
+        let params = PARAMS.with_borrow_mut(|scratch| {
+            scratch.clear();
+            let read = params(line, &mut i, scratch);
+            let params = read.map(|()| {
+                // (`mem::take` would hand over the scratch's spare capacity too.)
+                let mut exact = Vec::with_capacity(scratch.len());
+                exact.append(scratch);
+                exact
+            });
+            scratch.clear();
+            params
+        })?;
         elements.push((id, AnyValue::Map(params)));
     }
     Ok((elements, i))
+}
+
+/// Reads the parameters of one element into `out`, from `*i` to just past its `]`.
+fn params(line: &Line, i: &mut usize, out: &mut Attributes) -> Result<(), SdError> {
+    let b = line.bytes();
+    loop {
+        match b.get(*i) {
+            Some(b']') => {
+                *i += 1;
+                return Ok(());
+            }
+            Some(b' ') => {
+                while b.get(*i) == Some(&b' ') {
+                    *i += 1;
+                }
+                if b.get(*i) == Some(&b']') {
+                    continue;
+                }
+            }
+            None => return Err(SdError::Unterminated),
+            Some(_) if out.is_empty() => return Err(SdError::BadId),
+            Some(_) => return Err(SdError::NoSpace),
+        }
+        let name_end = name(b, *i, SdError::BadName)?;
+        let param = line.slice(*i..name_end);
+        *i = name_end;
+        match b.get(*i) {
+            Some(b'=') => *i += 1,
+            None => return Err(SdError::Unterminated),
+            Some(_) => return Err(SdError::NoEquals),
+        }
+        while b.get(*i) == Some(&b' ') {
+            *i += 1;
+        }
+        match b.get(*i) {
+            Some(b'"') => *i += 1,
+            None => return Err(SdError::Unterminated),
+            Some(_) => return Err(SdError::Unquoted),
+        }
+        let (value, end) = value(line, *i)?;
+        out.push((param, AnyValue::String(value)));
+        *i = end;
+    }
 }
 
 /// The end of an SD-NAME (1–32 PRINTUSASCII except `=`, SP, `]`, `"`) starting at `start`.

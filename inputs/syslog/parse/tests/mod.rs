@@ -153,6 +153,31 @@ fn fields_are_slices_of_the_received_buffer() {
 }
 
 #[test]
+fn records_carry_no_spare_capacity() {
+    // Records wait in buffers by the thousand: spare vector slots there are memory per record.
+    let got = run(b"<14>1 - h app 1 ID [a x=\"1\" y=\"2\"][b z=\"3\"] msg");
+    let attributes = &got.record.attributes;
+    // Room for exactly what the input adds (peer address and transport).
+    assert_eq!(attributes.capacity(), attributes.len() + 2);
+    let AnyValue::Map(elements) = &attributes
+        .iter()
+        .find(|(k, _)| k.as_str() == "syslog.structured_data")
+        .unwrap()
+        .1
+    else {
+        panic!("structured data is a map")
+    };
+    let params: Vec<(usize, usize)> = elements
+        .iter()
+        .map(|(_, v)| match v {
+            AnyValue::Map(p) => (p.len(), p.capacity()),
+            other => panic!("an SD element is a map, got {other:?}"),
+        })
+        .collect();
+    assert_eq!(params, [(2, 2), (1, 1)]);
+}
+
+#[test]
 fn options_take_the_receive_time_in_nanoseconds() {
     let tz = FixedOffset::east_opt(3600).unwrap();
     let o = ParseOptions::new(tz, ns("2024-06-01T12:00:00.5Z"));
