@@ -88,6 +88,7 @@ impl OutputConfig for FileConfig {
                 fsync: self.fsync,
                 fsync_interval: self.fsync_interval.0,
             }),
+            line_bytes: 256,
         })
     }
 }
@@ -99,6 +100,9 @@ pub struct FileOutput {
     format: LineFormat,
     compression: Compression,
     writer: Writer,
+    /// Bytes per record of the last request, to size the next one's buffer: growing a
+    /// megabyte buffer by doubling copies it and leaves the allocator big blocks to return.
+    line_bytes: usize,
 }
 
 /// Encoded data per destination file.
@@ -127,8 +131,10 @@ impl Output for FileOutput {
                 self.format.encode(run, &mut files[at].1);
             }
         } else {
-            let mut data = Vec::with_capacity(records.len() * 256);
+            let mut data = Vec::with_capacity(records.len() * self.line_bytes);
             self.format.encode(records.iter(), &mut data);
+            // A little over the last request's size, so similar records fit without a copy.
+            self.line_bytes = (data.len() / records.len().max(1) + 16).clamp(64, 16 << 10);
             files.push((self.template.render("", now), data));
         }
         if self.compression == Compression::Gzip {
