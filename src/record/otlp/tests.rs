@@ -230,6 +230,36 @@ fn the_zero_copy_decoder_agrees_with_prost() {
 }
 
 #[test]
+fn decoded_records_carry_no_spare_capacity() {
+    // Records wait in buffers by the thousand: spare vector slots there are memory per record.
+    fn exact(attributes: &[(Str, AnyValue)], capacity: usize) -> bool {
+        capacity == attributes.len() && attributes.iter().all(|(_, v)| exact_value(v))
+    }
+    fn exact_value(v: &AnyValue) -> bool {
+        match v {
+            AnyValue::Map(m) => exact(m, m.capacity()),
+            AnyValue::Array(a) => a.capacity() == a.len() && a.iter().all(exact_value),
+            _ => true,
+        }
+    }
+    let mut nested = 0;
+    for seed in 1..=50u64 {
+        let mut g = Gen(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x7777);
+        let wire = bytes::Bytes::from(g.request(false).encode_to_vec());
+        for record in decode_records(&wire).unwrap() {
+            let a = &record.attributes;
+            assert!(exact(a, a.capacity()), "seed {seed}: {a:?}");
+            assert!(exact_value(&record.body), "seed {seed}: {:?}", record.body);
+            nested += a
+                .iter()
+                .filter(|(_, v)| matches!(v, AnyValue::Map(_) | AnyValue::Array(_)))
+                .count();
+        }
+    }
+    assert!(nested > 0, "the generated requests hold maps and arrays");
+}
+
+#[test]
 fn the_zero_copy_decoder_explains_bad_input() {
     let err = decode_records(&bytes::Bytes::from_static(b"\x0a\x05\x12\x03")).unwrap_err();
     assert_eq!(

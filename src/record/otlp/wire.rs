@@ -146,6 +146,22 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// How many `field` entries of wire type LEN the rest of this message holds, so a
+    /// repeated field's vector is allocated once at its size: growing it by doubling
+    /// reallocates per record and leaves up to half its slots spare while it waits in a
+    /// buffer. A malformed message counts as far as it reads; the decoding pass reports it.
+    fn count(&self, field: u32) -> usize {
+        let mut r = Reader::new(self.buf, self.pos, self.end, self.depth);
+        let mut n = 0;
+        while let Ok(Some((f, wire))) = r.key() {
+            n += usize::from(f == field && wire == LEN);
+            if r.skip(wire).is_err() {
+                break;
+            }
+        }
+        n
+    }
+
     /// Reads a field whose wire type must be `want`.
     fn expect(&self, wire: u8, want: u8) -> Result<()> {
         if wire == want {
@@ -251,6 +267,7 @@ fn scope_logs(mut r: Reader<'_>, records: &mut Vec<LogRecord>) -> Result<()> {
 
 fn log_record(mut r: Reader<'_>) -> Result<LogRecord> {
     let mut record = LogRecord::default();
+    record.attributes.reserve_exact(r.count(6));
     while let Some((field, wire)) = r.key()? {
         match field {
             1 => {
@@ -348,7 +365,7 @@ fn any_value(mut r: Reader<'_>) -> Result<AnyValue> {
             5 => {
                 r.expect(wire, LEN)?;
                 let mut m = r.message()?;
-                let mut values = Vec::new();
+                let mut values = Vec::with_capacity(m.count(1));
                 while let Some((field, wire)) = m.key()? {
                     if field == 1 {
                         m.expect(wire, LEN)?;
@@ -363,7 +380,7 @@ fn any_value(mut r: Reader<'_>) -> Result<AnyValue> {
             6 => {
                 r.expect(wire, LEN)?;
                 let mut m = r.message()?;
-                let mut values: Attributes = Vec::new();
+                let mut values: Attributes = Vec::with_capacity(m.count(1));
                 while let Some((field, wire)) = m.key()? {
                     if field == 1 {
                         m.expect(wire, LEN)?;
