@@ -7,6 +7,7 @@ use crate::ack::AckToken;
 use crate::budget::MemoryBudget;
 use crate::ledger::{InputId, Ledger};
 use crate::record::LogRecord;
+use crate::recycle::Recycler;
 use std::ops::Range;
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -22,6 +23,19 @@ pub struct Batch {
     pub(crate) input_name: Arc<str>,
     pub(crate) bytes: usize,
     pub(crate) received_at: Instant,
+    /// Where the records are freed once the batch is spent (see `recycle`).
+    pub(crate) home: Option<Arc<Recycler>>,
+}
+
+impl Drop for Batch {
+    fn drop(&mut self) {
+        if let Some(home) = self.home.take()
+            && !self.records.is_empty()
+        {
+            // Declined: freed here, as any batch would be.
+            drop(home.give(std::mem::take(&mut self.records)));
+        }
+    }
 }
 
 impl Batch {
@@ -34,6 +48,7 @@ impl Batch {
             input_name: Arc::from(""),
             bytes: 0,
             received_at: Instant::now(),
+            home: None,
         }
     }
 
@@ -80,14 +95,28 @@ pub enum Offer {
     Closed,
 }
 
-/// An input's handle into the pipeline. Cheap to clone (one per connection, say).
-#[derive(Clone)]
+/// An input's handle into the pipeline. Cheap to clone (one per connection, say); each clone
+/// frees its own spent batches, on the thread that sends (see `recycle`).
 pub struct BatchSender {
     tx: mpsc::Sender<Batch>,
     input: InputId,
     name: Arc<str>,
     ledger: Arc<Ledger>,
     budget: Option<Arc<MemoryBudget>>,
+    home: Arc<Recycler>,
+}
+
+impl Clone for BatchSender {
+    fn clone(&self) -> Self {
+        BatchSender {
+            tx: self.tx.clone(),
+            input: self.input,
+            name: Arc::clone(&self.name),
+            ledger: Arc::clone(&self.ledger),
+            budget: self.budget.clone(),
+            home: Arc::default(),
+        }
+    }
 }
 
 impl BatchSender {
@@ -104,6 +133,7 @@ impl BatchSender {
             name,
             ledger,
             budget,
+            home: Arc::default(),
         }
     }
 
@@ -202,16 +232,19 @@ impl BatchSender {
     }
 
     fn stamp(&self, mut batch: Batch) -> Batch {
+        // Once per batch sent, on the sending thread: free what came back.
+        self.home.free_spent();
+        batch.home = Some(Arc::clone(&self.home));
         batch.input = self.input;
         batch.input_name = Arc::clone(&self.name);
         batch.bytes = batch.records.iter().map(LogRecord::estimated_bytes).sum();
         batch
     }
 
-    fn drop_batch(&self, batch: Batch, reason: &'static str) {
+    fn drop_batch(&self, mut batch: Batch, reason: &'static str) {
         self.ledger
             .dropped_at_input(self.input, batch.len() as u64, reason);
-        if let Some(ack) = batch.ack {
+        if let Some(ack) = batch.ack.take() {
             let n = batch.records.len() as u64;
             if reason == "shutdown" {
                 ack.abandoned(n, "the pipeline is shutting down");
@@ -323,5 +356,45 @@ impl OwnedRecords {
     /// The records, as an output's `encode` sees them.
     pub fn records(&self) -> Records<'_> {
         Records::new(&self.slices)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::Resource;
+
+    #[tokio::test]
+    async fn spent_batches_are_freed_by_the_sender_that_sent_them() {
+        let ledger = Arc::new(Ledger::new(&["in".to_string()], &[], &[]));
+        let (tx, mut rx) = mpsc::channel(4);
+        let sender = BatchSender::new(tx, 0, Arc::from("in"), ledger, None);
+        let resource = Arc::new(Resource::default());
+        let record = LogRecord {
+            resource: Arc::clone(&resource),
+            ..LogRecord::default()
+        };
+        sender.send(Batch::new(vec![record; 3])).await.unwrap();
+        let spent = Arc::new(rx.recv().await.unwrap());
+        let (a, b) = (Arc::clone(&spent), spent);
+        drop(a);
+        assert_eq!(sender.home.waiting(), 0, "still held by another output");
+        drop(b);
+        // The records wait for their sender, which frees them when it sends next.
+        assert_eq!(sender.home.waiting(), 1);
+        assert_eq!(Arc::strong_count(&resource), 4, "the records still exist");
+        sender
+            .send(Batch::new(vec![LogRecord::default()]))
+            .await
+            .unwrap();
+        assert_eq!(sender.home.waiting(), 0);
+        assert_eq!(
+            Arc::strong_count(&resource),
+            1,
+            "the spent records were freed"
+        );
+        // A clone (another connection) frees its own.
+        let clone = sender.clone();
+        assert!(!Arc::ptr_eq(&clone.home, &sender.home));
     }
 }

@@ -27,6 +27,7 @@ pub mod net;
 pub mod output;
 pub mod pipeline;
 pub mod record;
+mod recycle;
 mod registry;
 pub mod shutdown;
 

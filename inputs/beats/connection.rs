@@ -265,11 +265,11 @@ impl Conn {
             let batch = Batch::new(window.records).with_ack(token);
             // Never full: reading stops at MAX_PENDING windows awaiting their verdict.
             if let Err(e) = self.forward.try_send(batch) {
-                let batch = match e {
+                let mut batch = match e {
                     tokio::sync::mpsc::error::TrySendError::Full(b)
                     | tokio::sync::mpsc::error::TrySendError::Closed(b) => b,
                 };
-                if let Some(ack) = batch.ack {
+                if let Some(ack) = batch.ack.take() {
                     ack.abandoned(batch.records.len() as u64, "connection closing");
                 }
             }

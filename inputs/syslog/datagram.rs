@@ -96,7 +96,9 @@ pub(crate) async fn receive(
         }
         match cx.sender.offer(Batch::new(std::mem::take(&mut records))) {
             Offer::Sent => {}
-            Offer::Full(batch) if batch.len() < MAX_PENDING => records = batch.records,
+            Offer::Full(mut batch) if batch.len() < MAX_PENDING => {
+                records = std::mem::take(&mut batch.records)
+            }
             // Held too long: dropped and counted by the sender (or sent, if room appeared).
             Offer::Full(batch) => {
                 if let Err(SendError::Closed) = cx.sender.try_send(batch) {
