@@ -114,7 +114,7 @@ impl Clone for BatchSender {
             name: Arc::clone(&self.name),
             ledger: Arc::clone(&self.ledger),
             budget: self.budget.clone(),
-            home: Arc::default(),
+            home: Recycler::new(),
         }
     }
 }
@@ -133,7 +133,7 @@ impl BatchSender {
             name,
             ledger,
             budget,
-            home: Arc::default(),
+            home: Recycler::new(),
         }
     }
 

@@ -5,47 +5,116 @@
 //! (like most allocators) keeps memory freed by another thread on the page owner's side until
 //! the owner collects it, so the owner kept taking fresh pages meanwhile. Freed where they
 //! were made, their memory is reused at once.
+//!
+//! An input that goes quiet does not send again soon: a sweeper thread frees what has waited
+//! longer than `STALE` (1 s) wherever it is, so a burst's records are not kept for good.
 
 use crate::record::LogRecord;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::time::{Duration, Instant};
 
-/// Spent batches waiting at most; beyond this (an input that went quiet, or one slower to
-/// send than its outputs are to finish) they are freed where they are, as before.
-const MAX_WAITING: usize = 4;
+/// Records waiting at most. One output request settles many input batches at once (a file
+/// request of 2000 records is 8 syslog batches), so this holds a couple of requests' worth;
+/// beyond it (an input that went quiet, or batches bigger than this) records are freed
+/// where they are, as before.
+const MAX_WAITING: usize = 4096;
 
 /// The records of spent batches, waiting to be freed by their input.
 #[derive(Debug, Default)]
 pub(crate) struct Recycler {
-    spent: Mutex<Vec<Vec<LogRecord>>>,
+    spent: Mutex<Spent>,
 }
 
+#[derive(Debug, Default)]
+struct Spent {
+    batches: Vec<Vec<LogRecord>>,
+    records: usize,
+    /// When the oldest waiting batch came back.
+    since: Option<Instant>,
+}
+
+/// How long spent records may wait for their input before the sweeper frees them.
+const STALE: Duration = Duration::from_secs(1);
+
+/// Every recycler, for the sweeper.
+static ALL: Mutex<Vec<Weak<Recycler>>> = Mutex::new(Vec::new());
+
 impl Recycler {
+    /// A recycler the sweeper watches.
+    pub(crate) fn new() -> Arc<Recycler> {
+        static SWEEPER: OnceLock<()> = OnceLock::new();
+        SWEEPER.get_or_init(|| {
+            // If the thread cannot be had, quiet inputs keep their last records a while
+            // longer (until they send or close): not worth failing for.
+            let _ = std::thread::Builder::new()
+                .name("logferry-sweep".into())
+                .spawn(|| {
+                    loop {
+                        std::thread::sleep(STALE);
+                        sweep(Instant::now());
+                    }
+                });
+        });
+        let recycler = Arc::new(Recycler::default());
+        lock(&ALL).push(Arc::downgrade(&recycler));
+        recycler
+    }
+
     /// Takes a spent batch's records, or hands them back when enough are waiting.
     pub(crate) fn give(&self, records: Vec<LogRecord>) -> Option<Vec<LogRecord>> {
-        let mut spent = self.spent.lock().unwrap_or_else(|e| e.into_inner());
-        if spent.len() >= MAX_WAITING {
+        let mut spent = lock(&self.spent);
+        if spent.records + records.len() > MAX_WAITING {
             return Some(records);
         }
-        spent.push(records);
+        spent.records += records.len();
+        spent.batches.push(records);
+        spent.since.get_or_insert_with(Instant::now);
         None
     }
 
     /// Frees what is waiting, on the caller's thread.
     pub(crate) fn free_spent(&self) {
+        self.free_if(|_| true);
+    }
+
+    /// Frees what is waiting if the oldest batch came back `STALE` or more before `now`.
+    fn free_stale(&self, now: Instant) {
+        self.free_if(|since| now.duration_since(since) >= STALE);
+    }
+
+    /// Frees what is waiting if `stale` says so of when the oldest batch came back.
+    fn free_if(&self, stale: impl FnOnce(Instant) -> bool) {
         let spent = {
-            let mut spent = self.spent.lock().unwrap_or_else(|e| e.into_inner());
-            if spent.is_empty() {
-                return;
+            let mut spent = lock(&self.spent);
+            match spent.since {
+                Some(since) if stale(since) => std::mem::take(&mut *spent),
+                _ => return,
             }
-            std::mem::take(&mut *spent)
         };
+        // Outside the lock: the giving side must not wait for the freeing.
         drop(spent);
     }
 
     #[cfg(test)]
     pub(crate) fn waiting(&self) -> usize {
-        self.spent.lock().unwrap().len()
+        self.spent.lock().unwrap().batches.len()
     }
+}
+
+/// Frees what has waited since before `now - STALE`, and forgets recyclers that are gone.
+fn sweep(now: Instant) {
+    let live: Vec<Arc<Recycler>> = {
+        let mut all = lock(&ALL);
+        all.retain(|r| r.strong_count() > 0);
+        all.iter().filter_map(Weak::upgrade).collect()
+    };
+    for recycler in live {
+        recycler.free_stale(now);
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 #[cfg(test)]
@@ -53,15 +122,33 @@ mod tests {
     use super::*;
 
     #[test]
-    fn holds_a_few_spent_batches_then_declines() {
+    fn holds_spent_records_up_to_a_bound_then_declines() {
         let recycler = Recycler::default();
-        for _ in 0..MAX_WAITING {
-            assert!(recycler.give(vec![LogRecord::default()]).is_none());
+        let quarter = MAX_WAITING / 4;
+        for _ in 0..4 {
+            assert!(recycler.give(vec![LogRecord::default(); quarter]).is_none());
         }
         let declined = recycler.give(vec![LogRecord::default(); 3]);
         assert_eq!(declined.map(|r| r.len()), Some(3));
-        assert_eq!(recycler.waiting(), MAX_WAITING);
+        assert_eq!(recycler.waiting(), 4);
         recycler.free_spent();
         assert_eq!(recycler.waiting(), 0);
+    }
+
+    #[test]
+    fn the_sweeper_frees_what_a_quiet_input_left_waiting() {
+        let recycler = Recycler::new();
+        assert!(recycler.give(vec![LogRecord::default(); 2]).is_none());
+        // Not yet stale: kept for the input.
+        sweep(Instant::now());
+        assert_eq!(recycler.waiting(), 1);
+        // (This recycler alone: a sweep a second ahead would free other tests' too.)
+        recycler.free_stale(Instant::now() + STALE);
+        assert_eq!(recycler.waiting(), 0);
+        // Gone recyclers are forgotten.
+        let weak = Arc::downgrade(&recycler);
+        drop(recycler);
+        sweep(Instant::now());
+        assert!(!lock(&ALL).iter().any(|r| r.ptr_eq(&weak)));
     }
 }
