@@ -33,7 +33,7 @@ impl Drop for Batch {
             && !self.records.is_empty()
         {
             // Declined: freed here, as any batch would be.
-            drop(home.give(std::mem::take(&mut self.records)));
+            drop(home.give(std::mem::take(&mut self.records), self.bytes));
         }
     }
 }

@@ -13,11 +13,13 @@ use crate::record::LogRecord;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
-/// Records waiting at most. One output request settles many input batches at once (a file
-/// request of 2000 records is 8 syslog batches), so this holds a couple of requests' worth;
-/// beyond it (an input that went quiet, or batches bigger than this) records are freed
-/// where they are, as before.
+/// Records waiting at most, and their estimated bytes. One output request settles many input
+/// batches at once (a file request of 2000 records is 8 syslog batches), so this holds a
+/// couple of requests' worth of small records; beyond it (an input slower to send than its
+/// outputs are to finish, or big records: a Beats connection held 4096 ECS records, 8 MB)
+/// records are freed where they are, as before.
 const MAX_WAITING: usize = 4096;
+const MAX_WAITING_BYTES: usize = 2 << 20;
 
 /// The records of spent batches, waiting to be freed by their input.
 #[derive(Debug, Default)]
@@ -29,6 +31,7 @@ pub(crate) struct Recycler {
 struct Spent {
     batches: Vec<Vec<LogRecord>>,
     records: usize,
+    bytes: usize,
     /// When the oldest waiting batch came back.
     since: Option<Instant>,
 }
@@ -60,13 +63,15 @@ impl Recycler {
         recycler
     }
 
-    /// Takes a spent batch's records, or hands them back when enough are waiting.
-    pub(crate) fn give(&self, records: Vec<LogRecord>) -> Option<Vec<LogRecord>> {
+    /// Takes a spent batch's records (of `bytes` estimated bytes), or hands them back when
+    /// enough are waiting.
+    pub(crate) fn give(&self, records: Vec<LogRecord>, bytes: usize) -> Option<Vec<LogRecord>> {
         let mut spent = lock(&self.spent);
-        if spent.records + records.len() > MAX_WAITING {
+        if spent.records + records.len() > MAX_WAITING || spent.bytes + bytes > MAX_WAITING_BYTES {
             return Some(records);
         }
         spent.records += records.len();
+        spent.bytes += bytes;
         spent.batches.push(records);
         spent.since.get_or_insert_with(Instant::now);
         None
@@ -126,11 +131,24 @@ mod tests {
         let recycler = Recycler::default();
         let quarter = MAX_WAITING / 4;
         for _ in 0..4 {
-            assert!(recycler.give(vec![LogRecord::default(); quarter]).is_none());
+            assert!(
+                recycler
+                    .give(vec![LogRecord::default(); quarter], 0)
+                    .is_none()
+            );
         }
-        let declined = recycler.give(vec![LogRecord::default(); 3]);
+        let declined = recycler.give(vec![LogRecord::default(); 3], 0);
         assert_eq!(declined.map(|r| r.len()), Some(3));
         assert_eq!(recycler.waiting(), 4);
+        recycler.free_spent();
+        // And by estimated bytes.
+        assert!(
+            recycler
+                .give(vec![LogRecord::default()], MAX_WAITING_BYTES)
+                .is_none()
+        );
+        assert!(recycler.give(vec![LogRecord::default()], 1).is_some());
+        assert_eq!(recycler.waiting(), 1);
         recycler.free_spent();
         assert_eq!(recycler.waiting(), 0);
     }
@@ -138,7 +156,7 @@ mod tests {
     #[test]
     fn the_sweeper_frees_what_a_quiet_input_left_waiting() {
         let recycler = Recycler::new();
-        assert!(recycler.give(vec![LogRecord::default(); 2]).is_none());
+        assert!(recycler.give(vec![LogRecord::default(); 2], 100).is_none());
         // Not yet stale: kept for the input.
         sweep(Instant::now());
         assert_eq!(recycler.waiting(), 1);
