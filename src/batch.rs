@@ -95,8 +95,9 @@ pub enum Offer {
     Closed,
 }
 
-/// An input's handle into the pipeline. Cheap to clone (one per connection, say); each clone
-/// frees its own spent batches, on the thread that sends (see `recycle`).
+/// An input's handle into the pipeline. Clone it for a connection or task that sends on its
+/// own: each clone frees its own spent batches when it sends (see `recycle`), so a clone
+/// costs a small allocation and a registration.
 pub struct BatchSender {
     tx: mpsc::Sender<Batch>,
     input: InputId,
@@ -242,6 +243,8 @@ impl BatchSender {
     }
 
     fn drop_batch(&self, mut batch: Batch, reason: &'static str) {
+        // Already on the sending thread: freed here, not sent home.
+        batch.home = None;
         self.ledger
             .dropped_at_input(self.input, batch.len() as u64, reason);
         if let Some(ack) = batch.ack.take() {

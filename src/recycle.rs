@@ -1,5 +1,6 @@
 //! Spent batches go home: when every output has finished with a batch, its records are
-//! handed back to the input handle that sent it and freed there, on the next send.
+//! handed back to the `BatchSender` that sent it and freed by the next send through it
+//! (inputs that share one sender across connections share its recycler too).
 //!
 //! Why: records are allocated on the input's thread and were freed on the output's. mimalloc
 //! (like most allocators) keeps memory freed by another thread on the page owner's side until
@@ -7,9 +8,12 @@
 //! were made, their memory is reused at once.
 //!
 //! An input that goes quiet does not send again soon: a sweeper thread frees what has waited
-//! longer than `STALE` (1 s) wherever it is, so a burst's records are not kept for good.
+//! 1–1.5 s wherever it is, so a burst's records are not kept for good. What waits is bounded
+//! per sender and for the whole process (it is no longer counted by `memory_limit`).
 
+use crate::budget::MemoryBudget;
 use crate::record::LogRecord;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
@@ -20,6 +24,12 @@ use std::time::{Duration, Instant};
 /// records are freed where they are, as before.
 const MAX_WAITING: usize = 4096;
 const MAX_WAITING_BYTES: usize = 2 << 20;
+/// What all senders together may keep waiting, in `MemoryBudget::charge` units (record
+/// structs included): a thousand quiet connections must not hold a burst each.
+const MAX_WAITING_TOTAL: usize = 16 << 20;
+
+/// The charge of everything waiting, process-wide.
+static WAITING_TOTAL: AtomicUsize = AtomicUsize::new(0);
 
 /// The records of spent batches, waiting to be freed by their input.
 #[derive(Debug, Default)]
@@ -32,11 +42,20 @@ struct Spent {
     batches: Vec<Vec<LogRecord>>,
     records: usize,
     bytes: usize,
+    /// Its share of `WAITING_TOTAL`, given back when it is freed.
+    charge: usize,
     /// When the oldest waiting batch came back.
     since: Option<Instant>,
 }
 
-/// How long spent records may wait for their input before the sweeper frees them.
+impl Drop for Spent {
+    fn drop(&mut self) {
+        WAITING_TOTAL.fetch_sub(self.charge, Ordering::Relaxed);
+    }
+}
+
+/// How long spent records may wait for their input before the sweeper (which looks every
+/// half of this) frees them.
 const STALE: Duration = Duration::from_secs(1);
 
 /// Every recycler, for the sweeper.
@@ -45,31 +64,46 @@ static ALL: Mutex<Vec<Weak<Recycler>>> = Mutex::new(Vec::new());
 impl Recycler {
     /// A recycler the sweeper watches.
     pub(crate) fn new() -> Arc<Recycler> {
-        static SWEEPER: OnceLock<()> = OnceLock::new();
-        SWEEPER.get_or_init(|| {
-            // If the thread cannot be had, quiet inputs keep their last records a while
-            // longer (until they send or close): not worth failing for.
-            let _ = std::thread::Builder::new()
+        static SWEEPER: OnceLock<bool> = OnceLock::new();
+        let swept = *SWEEPER.get_or_init(|| {
+            std::thread::Builder::new()
                 .name("logferry-sweep".into())
                 .spawn(|| {
                     loop {
-                        std::thread::sleep(STALE);
+                        std::thread::sleep(STALE / 2);
                         sweep(Instant::now());
                     }
-                });
+                })
+                .is_ok()
         });
         let recycler = Arc::new(Recycler::default());
-        lock(&ALL).push(Arc::downgrade(&recycler));
+        // Without a sweeper (no thread could be had), quiet inputs keep their last records
+        // until they send or close, within the bounds: not worth failing for, and nothing
+        // to register.
+        if swept {
+            let mut all = lock(&ALL);
+            // Pruned here too (amortised), not only by the sweeper.
+            if all.len() >= 1024 && all.len().is_power_of_two() {
+                all.retain(|r| r.strong_count() > 0);
+            }
+            all.push(Arc::downgrade(&recycler));
+        }
         recycler
     }
 
     /// Takes a spent batch's records (of `bytes` estimated bytes), or hands them back when
     /// enough are waiting.
     pub(crate) fn give(&self, records: Vec<LogRecord>, bytes: usize) -> Option<Vec<LogRecord>> {
+        let charge = MemoryBudget::charge(records.len(), bytes);
         let mut spent = lock(&self.spent);
-        if spent.records + records.len() > MAX_WAITING || spent.bytes + bytes > MAX_WAITING_BYTES {
+        if spent.records + records.len() > MAX_WAITING
+            || spent.bytes + bytes > MAX_WAITING_BYTES
+            || WAITING_TOTAL.load(Ordering::Relaxed) + charge > MAX_WAITING_TOTAL
+        {
             return Some(records);
         }
+        WAITING_TOTAL.fetch_add(charge, Ordering::Relaxed);
+        spent.charge += charge;
         spent.records += records.len();
         spent.bytes += bytes;
         spent.batches.push(records);

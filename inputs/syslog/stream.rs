@@ -19,9 +19,9 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
 /// Records per batch from one connection. A batch waits in the queues as a whole, so this
-/// is also how much one connection holds ahead of the buffer's bound (four batches may
-/// wait in the input's queue); 256 keeps that to ~300 KB while the per-batch costs stay
-/// negligible.
+/// sets how much waits ahead of the buffer's bound (the input's queue, shared by its
+/// connections, holds four batches); 256 keeps that to ~300 KB while the per-batch costs
+/// stay negligible.
 const BATCH_RECORDS: usize = 256;
 
 /// What every connection of a listener shares.

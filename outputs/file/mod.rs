@@ -133,8 +133,12 @@ impl Output for FileOutput {
         } else {
             let mut data = Vec::with_capacity(records.len() * self.line_bytes);
             self.format.encode(records.iter(), &mut data);
-            // A little over the last request's size, so similar records fit without a copy.
-            self.line_bytes = (data.len() / records.len().max(1) + 16).clamp(64, 16 << 10);
+            // A little over the last request's size, so similar records fit without a copy;
+            // capped, so a request of a few huge lines does not make the next one of
+            // thousands of short lines reserve megabytes.
+            if !records.is_empty() {
+                self.line_bytes = (data.len() / records.len() + 16).clamp(64, 4096);
+            }
             files.push((self.template.render("", now), data));
         }
         if self.compression == Compression::Gzip {

@@ -60,14 +60,17 @@ pub(super) fn parse(line: &Line, start: usize) -> Result<(Attributes, usize), Sd
         let params = PARAMS.with_borrow_mut(|scratch| {
             scratch.clear();
             let read = params(line, &mut i, scratch);
-            let params = read.map(|()| {
+            let exact = read.map(|()| {
                 // (`mem::take` would hand over the scratch's spare capacity too.)
                 let mut exact = Vec::with_capacity(scratch.len());
                 exact.append(scratch);
                 exact
             });
             scratch.clear();
-            params
+            // One message of thousands of parameters must not keep this thread's scratch
+            // that big for good.
+            scratch.shrink_to(64);
+            exact
         })?;
         elements.push((id, AnyValue::Map(params)));
     }
