@@ -26,6 +26,7 @@ pub mod metrics;
 pub mod net;
 pub mod output;
 pub mod pipeline;
+mod read_buffer;
 pub mod record;
 mod recycle;
 mod registry;

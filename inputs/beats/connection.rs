@@ -11,6 +11,7 @@ use super::frame::{self, Frame, FrameError};
 use crate::ack::{AckReceiver, AckToken, Delivery};
 use crate::batch::Batch;
 use crate::input::InputContext;
+use crate::read_buffer;
 use crate::record::ecs::EcsMapper;
 use crate::record::{AnyValue, LogRecord, Str, now_unix_nano};
 use bytes::{Bytes, BytesMut};
@@ -63,7 +64,7 @@ pub(crate) async fn serve(
     let who = peer.map_or_else(|| "-".to_string(), |p| p.to_string());
     let peer_attr = peer.map(|p| AnyValue::String(Str::from(p.ip().to_string())));
     let (mut reader, mut writer) = tokio::io::split(stream);
-    let mut buf = BytesMut::with_capacity(64 * 1024);
+    let mut buf = read_buffer::new();
     // Windows go to the pipeline in order through one forwarding task per connection; its
     // queue never holds more than MAX_PENDING windows (reading stops there).
     let (forward, mut windows) = tokio::sync::mpsc::channel::<Batch>(MAX_PENDING);
@@ -137,9 +138,7 @@ pub(crate) async fn serve(
                     cx.metrics.errors.add(1);
                     break Err(e.to_string());
                 }
-                if buf.capacity() - buf.len() < 8 * 1024 {
-                    buf.reserve(64 * 1024);
-                }
+                read_buffer::make_room(&mut buf);
             }
             Event::Read(Err(e)) => break Err(format!("read failed: {e}")),
         }

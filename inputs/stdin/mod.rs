@@ -7,6 +7,7 @@
 
 use crate::batch::Batch;
 use crate::input::{Input, InputBuildContext, InputConfig, InputContext, InputError};
+use crate::read_buffer;
 use crate::record::{AnyValue, LogRecord, Resource, Str, now_unix_nano};
 use bytes::{Bytes, BytesMut};
 use serde::Deserialize;
@@ -66,12 +67,10 @@ pub(crate) async fn read_lines(
 ) -> Result<(), InputError> {
     let resource = Arc::new(Resource::default());
     let mut lines = LineSplitter::new(config.max_line_bytes);
-    let mut buf = BytesMut::with_capacity(64 * 1024);
+    let mut buf = read_buffer::new();
     let mut records = Vec::with_capacity(config.batch_lines);
     loop {
-        if buf.capacity() - buf.len() < 4096 {
-            buf.reserve(64 * 1024);
-        }
+        read_buffer::make_room(&mut buf);
         let read = tokio::select! {
             biased;
             _ = cx.shutdown.cancelled() => break,

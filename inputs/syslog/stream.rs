@@ -9,8 +9,8 @@ use crate::input::InputContext;
 use crate::net::accept::{self, Acceptor};
 use crate::net::framing::SyslogFrameDecoder;
 use crate::net::tls::{handshake, handshake_failed};
+use crate::read_buffer;
 use crate::record::now_unix_nano;
-use bytes::BytesMut;
 use chrono::FixedOffset;
 use std::sync::Arc;
 use std::time::Duration;
@@ -78,13 +78,11 @@ pub(crate) async fn read_connection(
     let mut framer = SyslogFrameDecoder::new(settings.max_message_bytes);
     let mut decoder = Decoder::new(settings.transport);
     decoder.set_peer(peer);
-    let mut buf = BytesMut::with_capacity(64 * 1024);
+    let mut buf = read_buffer::new();
     let mut records = Vec::with_capacity(BATCH_RECORDS);
     let who = peer.map_or_else(|| "unix socket".to_string(), |p| p.to_string());
     loop {
-        if buf.capacity() - buf.len() < 8 * 1024 {
-            buf.reserve(64 * 1024);
-        }
+        read_buffer::make_room(&mut buf);
         let read = tokio::select! {
             _ = shutdown.cancelled() => break,
             read = tokio::time::timeout(settings.idle_timeout, reader.read_buf(&mut buf)) => read,
