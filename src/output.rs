@@ -119,6 +119,14 @@ pub trait Output: Send + 'static {
     /// Makes one attempt to deliver `request`.
     fn send(&mut self, request: &Self::Request) -> impl Future<Output = Outcome> + Send;
 
+    /// Takes back a request the driver is done with (delivered, refused or given up), so its
+    /// buffers can carry the next one. The default drops it. Reusing a request's buffer keeps
+    /// the allocator from committing fresh memory for every request while the last one's
+    /// waits to be returned to the system.
+    fn reuse(&mut self, request: Self::Request) {
+        drop(request);
+    }
+
     /// Another instance of this output for a new lane, or `None` (the default): every record
     /// goes through one lane. Records of different lanes (see [`Output::lane_key`]) are sent
     /// in separate requests, each lane with its own queue, request in flight and backoff, so

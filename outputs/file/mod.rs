@@ -89,6 +89,7 @@ impl OutputConfig for FileConfig {
                 fsync_interval: self.fsync_interval.0,
             }),
             line_bytes: 256,
+            spare: Vec::new(),
         })
     }
 }
@@ -103,6 +104,29 @@ pub struct FileOutput {
     /// Bytes per record of the last request, to size the next one's buffer: growing a
     /// megabyte buffer by doubling copies it and leaves the allocator big blocks to return.
     line_bytes: usize,
+    /// The buffer of a finished request, cleared and used for the next one's data.
+    spare: Vec<u8>,
+}
+
+/// Largest buffer kept for reuse between requests: a request of a few huge lines should not
+/// pin megabytes for good.
+const MAX_SPARE: usize = 4 << 20;
+
+impl FileOutput {
+    /// An empty buffer for a request's data: the spare one when there is one.
+    fn buffer(&mut self, reserve: usize) -> Vec<u8> {
+        let mut data = std::mem::take(&mut self.spare);
+        data.clear();
+        data.reserve(reserve);
+        data
+    }
+
+    /// Keeps `buf` for the next request if it is the largest seen and not oversized.
+    fn keep_spare(&mut self, buf: Vec<u8>) {
+        if buf.capacity() > self.spare.capacity() && buf.capacity() <= MAX_SPARE {
+            self.spare = buf;
+        }
+    }
 }
 
 /// Encoded data per destination file.
@@ -124,14 +148,14 @@ impl Output for FileOutput {
                 let at = match files.iter().position(|(p, _)| *p == path) {
                     Some(at) => at,
                     None => {
-                        files.push((path, Vec::new()));
+                        files.push((path, self.buffer(0)));
                         files.len() - 1
                     }
                 };
                 self.format.encode(run, &mut files[at].1);
             }
         } else {
-            let mut data = Vec::with_capacity(records.len() * self.line_bytes);
+            let mut data = self.buffer(records.len() * self.line_bytes);
             self.format.encode(records.iter(), &mut data);
             // A little over the last request's size, so similar records fit without a copy;
             // capped, so a request of a few huge lines does not make the next one of
@@ -146,12 +170,20 @@ impl Output for FileOutput {
                 let mut gz = GzEncoder::new(Vec::with_capacity(data.len() / 4), Level::fast());
                 gz.write_all(data)
                     .map_err(|e| Rejection::new("encode", format!("gzip: {e}")))?;
-                *data = gz
+                let packed = gz
                     .finish()
                     .map_err(|e| Rejection::new("encode", format!("gzip: {e}")))?;
+                let plain = std::mem::replace(data, packed);
+                self.keep_spare(plain);
             }
         }
         Ok(FileRequest { files })
+    }
+
+    fn reuse(&mut self, request: FileRequest) {
+        for (_, data) in request.files {
+            self.keep_spare(data);
+        }
     }
 
     fn request_bytes(request: &FileRequest) -> usize {
@@ -199,5 +231,68 @@ fn blocking<R>(f: impl FnOnce() -> R) -> R {
     match Handle::try_current().map(|h| h.runtime_flavor()) {
         Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
         _ => f(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::batch::OwnedRecords;
+    use crate::record::{AnyValue, LogRecord};
+
+    fn output(extra: &str) -> FileOutput {
+        let config: FileConfig = toml::from_str(&format!("path = \"/tmp/x\"\n{extra}")).unwrap();
+        let cx = OutputBuildContext {
+            name: "file".into(),
+            data_dir: "/tmp".into(),
+            adjustments: Default::default(),
+        };
+        config.build(&cx).unwrap()
+    }
+
+    fn encode(out: &mut FileOutput, lines: &[&str]) -> FileRequest {
+        let records = lines
+            .iter()
+            .map(|l| LogRecord::new(AnyValue::from(l.to_string()), 1))
+            .collect();
+        out.encode(&OwnedRecords::new([("in", records)]).records())
+            .unwrap()
+    }
+
+    #[test]
+    fn a_finished_request_lends_its_buffer_to_the_next() {
+        let mut out = output("format = \"text\"");
+        let first = encode(&mut out, &["one", "two"]);
+        let at = first.files[0].1.as_ptr();
+        out.reuse(first);
+        let second = encode(&mut out, &["three"]);
+        assert_eq!(second.files[0].1.as_ptr(), at, "the same allocation");
+        let text = String::from_utf8(second.files[0].1.clone()).unwrap();
+        assert!(text.ends_with("three\n") && !text.contains("one"), "{text}");
+    }
+
+    #[test]
+    fn gzip_requests_reuse_a_buffer_too_and_stay_whole() {
+        let mut out = output("format = \"text\"\ncompression = \"gzip\"");
+        let first = encode(&mut out, &["one"]);
+        out.reuse(first);
+        assert!(out.spare.capacity() > 0);
+        let second = encode(&mut out, &["two"]);
+        let mut text = String::new();
+        std::io::Read::read_to_string(
+            &mut flate2::read::GzDecoder::new(&second.files[0].1[..]),
+            &mut text,
+        )
+        .unwrap();
+        assert!(text.ends_with("two\n") && !text.contains("one"), "{text}");
+    }
+
+    #[test]
+    fn an_oversized_buffer_is_not_kept() {
+        let mut out = output("");
+        out.keep_spare(Vec::with_capacity(MAX_SPARE + 1));
+        assert_eq!(out.spare.capacity(), 0);
+        out.keep_spare(Vec::with_capacity(1024));
+        assert_eq!(out.spare.capacity(), 1024);
     }
 }

@@ -134,25 +134,32 @@ pub(super) async fn deliver<O: Output>(
         Ok(request) => request,
         Err(rejection) => return Verdict::Rejected(rejection),
     };
+    let verdict = attempt(output, &request, cx).await;
+    output.reuse(request);
+    verdict
+}
+
+/// Sends `request` until it is delivered, refused, out of retries or abandoned at shutdown.
+async fn attempt<O: Output>(output: &mut O, request: &O::Request, cx: &DriverContext) -> Verdict {
     let timeout = cx.settings.request_timeout.0;
     let mut backoff = Backoff::new(&cx.settings.retry);
     loop {
-        let attempt = tokio::time::timeout(timeout, output.send(&request));
+        let send = tokio::time::timeout(timeout, output.send(request));
         let outcome = tokio::select! {
             biased;
             _ = cx.hard_stop.cancelled() => return Verdict::Abandoned,
-            outcome = attempt => outcome.unwrap_or_else(|_| Outcome::Retry {
+            outcome = send => outcome.unwrap_or_else(|_| Outcome::Retry {
                 after: None,
                 reason: format!("no answer within request_timeout ({})", cx.settings.request_timeout),
             }),
         };
         let (after, reason) = match outcome {
             Outcome::Delivered => {
-                count_sent::<O>(cx, &request);
+                count_sent::<O>(cx, request);
                 return Verdict::Delivered;
             }
             Outcome::PartiallyRejected { count, rejection } => {
-                count_sent::<O>(cx, &request);
+                count_sent::<O>(cx, request);
                 return Verdict::Partial(count, rejection);
             }
             Outcome::Rejected(rejection) => {

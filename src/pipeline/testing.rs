@@ -7,6 +7,7 @@ use crate::input::{Input, InputContext, InputError};
 use crate::output::{Outcome, Output, Rejection};
 use crate::record::LogRecord;
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{Semaphore, mpsc};
 
@@ -48,6 +49,8 @@ pub struct OutputProbe {
     pub script: Arc<Mutex<VecDeque<Outcome>>>,
     /// When set, each send waits for a permit (tests release them to unstall).
     pub gate: Option<Arc<Semaphore>>,
+    /// Requests the driver handed back through [`Output::reuse`].
+    pub reused: Arc<AtomicUsize>,
 }
 
 impl OutputProbe {
@@ -81,6 +84,7 @@ impl ScriptedOutput {
             attempts: Arc::default(),
             script: Arc::new(Mutex::new(script.into())),
             gate: stalled.then(|| Arc::new(Semaphore::new(0))),
+            reused: Arc::default(),
         };
         (
             ScriptedOutput {
@@ -113,6 +117,10 @@ impl Output for ScriptedOutput {
             .unwrap()
             .pop_front()
             .unwrap_or(Outcome::Delivered)
+    }
+
+    fn reuse(&mut self, _: Vec<LogRecord>) {
+        self.probe.reused.fetch_add(1, Ordering::Relaxed);
     }
 }
 

@@ -9,6 +9,7 @@ use crate::config::{ByteSize, HumanDuration};
 use crate::input::BuiltInput;
 use crate::output::{Outcome, Rejection};
 use crate::record::{AnyValue, LogRecord, Str};
+use std::sync::atomic::Ordering;
 use tokio::sync::mpsc;
 
 pub(super) fn records(n: usize, tag: &str) -> Vec<LogRecord> {
@@ -283,6 +284,11 @@ async fn retries_with_backoff_and_honours_the_retry_after_hint() {
             <= std::time::Duration::from_secs(7) + initial + std::time::Duration::from_millis(10)
     );
     assert_eq!(probes[0].attempt_count(), 3);
+    assert_eq!(
+        probes[0].reused.load(Ordering::Relaxed),
+        1,
+        "the request is handed back once, after its last attempt"
+    );
     let metrics = pipeline.telemetry();
     let m = metrics.output("out0").unwrap();
     assert_eq!(
