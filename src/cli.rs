@@ -1,6 +1,8 @@
 //! The command line: `logferry [--config PATH]` runs, `logferry validate` checks. Exit codes:
 //! 0 success, 78 (EX_CONFIG) for a config error, 1 for a runtime failure.
 
+mod runtime;
+
 use crate::config::{Config, ConfigError};
 use crate::pipeline::{InputSpec, OutputSpec, Pipeline};
 use anyhow::Context;
@@ -269,11 +271,7 @@ fn init_logging(format: LogFormat, filter: &str) {
 }
 
 fn run(config: Config, specs: Specs, path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("logferry")
-        .build()
-        .context("starting the async runtime")?;
+    let runtime = runtime::build(config.threads)?;
     let result = runtime.block_on(run_async(config, specs, path));
     // A blocking read of stdin cannot be cancelled; do not wait for it once drained.
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));
@@ -478,8 +476,11 @@ async fn apply_reload(
     };
     let new_files = watched_files(&new_config);
     let keep = unchanged_between(config, files, &new_config, &new_files);
-    if new_config.admin != config.admin || new_config.memory_limit != config.memory_limit {
-        tracing::warn!("reload: admin and memory_limit changes take effect at the next restart");
+    if new_config.admin != config.admin
+        || new_config.memory_limit != config.memory_limit
+        || new_config.threads != config.threads
+    {
+        tracing::warn!("reload: admin, memory_limit and threads changes need a restart");
     }
     tracing::info!(config = %path.display(), "reload: config valid; replacing what changed");
     let result = pipeline

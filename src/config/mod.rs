@@ -58,11 +58,15 @@ struct Global {
     #[serde(default = "default_shutdown_timeout")]
     shutdown_timeout: HumanDuration,
     memory_limit: Option<ByteSize>,
+    threads: Option<usize>,
     #[serde(default)]
     inputs: toml::Table,
     #[serde(default)]
     outputs: toml::Table,
 }
+
+/// Most worker threads `threads` may ask for.
+const MAX_THREADS: usize = 1024;
 
 /// Smallest `memory_limit`: room for a few requests of a few MiB.
 const MIN_MEMORY_LIMIT: u64 = 4 << 20;
@@ -138,6 +142,8 @@ pub struct Config {
     pub shutdown_timeout: HumanDuration,
     /// One budget for the records held in every memory buffer, if set.
     pub memory_limit: Option<ByteSize>,
+    /// Worker threads of the runtime that runs inputs and outputs; `None`: one per core.
+    pub threads: Option<usize>,
     pub inputs: Vec<InputEntry>,
     pub outputs: Vec<OutputEntry>,
 }
@@ -323,6 +329,14 @@ fn parse(value: toml::Value) -> Result<Config, KeyError> {
             ),
         ));
     }
+    if let Some(n) = global.threads
+        && !(1..=MAX_THREADS).contains(&n)
+    {
+        return Err(KeyError::new(
+            "threads",
+            format!("expected a number of worker threads from 1 to {MAX_THREADS} (got {n})"),
+        ));
+    }
     if inputs.is_empty() {
         return Err(KeyError::new(
             "inputs",
@@ -352,6 +366,7 @@ fn parse(value: toml::Value) -> Result<Config, KeyError> {
         admin: global.admin,
         shutdown_timeout: global.shutdown_timeout,
         memory_limit: global.memory_limit,
+        threads: global.threads,
         inputs,
         outputs,
     })
@@ -416,6 +431,29 @@ mod tests {
         let config = Config::from_text(&text, Path::new("test.toml")).unwrap();
         let (_, outputs) = config.build().unwrap();
         outputs[0].driver.batch.max_age.0
+    }
+
+    fn threads(line: &str) -> Result<Option<usize>, ConfigError> {
+        let text = format!(
+            "{line}\n[inputs.in]\ntype = \"stdin\"\n[outputs.out]\ntype = \"stdout\"\ninputs = [\"in\"]\n"
+        );
+        Config::from_text(&text, Path::new("test.toml")).map(|c| c.threads)
+    }
+
+    #[test]
+    fn threads_is_a_worker_count_from_1_to_1024() {
+        assert_eq!(threads("").unwrap(), None, "unset: one per core");
+        assert_eq!(threads("threads = 1").unwrap(), Some(1));
+        assert_eq!(threads("threads = 1024").unwrap(), Some(1024));
+        for bad in ["threads = 0", "threads = 1025"] {
+            let error = threads(bad).unwrap_err().to_string();
+            assert!(
+                error.contains("threads") && error.contains("from 1 to 1024"),
+                "{bad}: {error}"
+            );
+        }
+        let error = threads("threads = \"two\"").unwrap_err().to_string();
+        assert!(error.contains("threads"), "{error}");
     }
 
     #[test]
