@@ -26,7 +26,6 @@ pub mod metrics;
 pub mod net;
 pub mod output;
 pub mod pipeline;
-mod read_buffer;
 pub mod record;
 mod recycle;
 mod registry;

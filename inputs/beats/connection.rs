@@ -11,7 +11,7 @@ use super::frame::{self, Frame, FrameError};
 use crate::ack::{AckReceiver, AckToken, Delivery};
 use crate::batch::Batch;
 use crate::input::InputContext;
-use crate::read_buffer;
+use crate::net::read_buffer;
 use crate::record::ecs::EcsMapper;
 use crate::record::{AnyValue, LogRecord, Str, now_unix_nano};
 use bytes::{Bytes, BytesMut};

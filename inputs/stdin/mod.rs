@@ -7,7 +7,7 @@
 
 use crate::batch::Batch;
 use crate::input::{Input, InputBuildContext, InputConfig, InputContext, InputError};
-use crate::read_buffer;
+use crate::net::read_buffer;
 use crate::record::{AnyValue, LogRecord, Resource, Str, now_unix_nano};
 use bytes::{Bytes, BytesMut};
 use serde::Deserialize;
