@@ -463,7 +463,7 @@ async fn apply_reload(
         let specs = new.build()?;
         Ok((new, specs))
     });
-    let (new_config, (inputs, outputs)) = match built {
+    let (mut new_config, (inputs, outputs)) = match built {
         Ok(built) => built,
         Err(e) => {
             counts.refused.add(1);
@@ -476,10 +476,7 @@ async fn apply_reload(
     };
     let new_files = watched_files(&new_config);
     let keep = unchanged_between(config, files, &new_config, &new_files);
-    if new_config.admin != config.admin
-        || new_config.memory_limit != config.memory_limit
-        || new_config.threads != config.threads
-    {
+    if new_config.keep_restart_only_settings(config) {
         tracing::warn!("reload: admin, memory_limit and threads changes need a restart");
     }
     tracing::info!(config = %path.display(), "reload: config valid; replacing what changed");

@@ -149,6 +149,18 @@ pub struct Config {
 }
 
 impl Config {
+    /// Takes `running`'s settings that only a restart can change (`admin`, `memory_limit`,
+    /// `threads`), so this config says what runs; true if this one asked for others.
+    pub fn keep_restart_only_settings(&mut self, running: &Config) -> bool {
+        let differed = self.admin != running.admin
+            || self.memory_limit != running.memory_limit
+            || self.threads != running.threads;
+        self.admin = running.admin.clone();
+        self.memory_limit = running.memory_limit;
+        self.threads = running.threads;
+        differed
+    }
+
     /// Reads and checks a config file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -454,6 +466,28 @@ mod tests {
         }
         let error = threads("threads = \"two\"").unwrap_err().to_string();
         assert!(error.contains("threads"), "{error}");
+    }
+
+    #[test]
+    fn a_reload_keeps_the_running_restart_only_settings() {
+        let text = |extra: &str| {
+            format!(
+                "{extra}\n[inputs.in]\ntype = \"stdin\"\n[outputs.out]\ntype = \"stdout\"\ninputs = [\"in\"]\n"
+            )
+        };
+        let running = Config::from_text(&text("threads = 2"), Path::new("a.toml")).unwrap();
+        let mut same = Config::from_text(&text("threads = 2"), Path::new("b.toml")).unwrap();
+        assert!(!same.keep_restart_only_settings(&running));
+        let mut changed = Config::from_text(
+            &text("threads = 4\nmemory_limit = \"64MiB\""),
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        assert!(changed.keep_restart_only_settings(&running));
+        assert_eq!((changed.threads, changed.memory_limit), (Some(2), None));
+        // Asking again for what runs is no change.
+        let mut back = Config::from_text(&text("threads = 2"), Path::new("d.toml")).unwrap();
+        assert!(!back.keep_restart_only_settings(&changed));
     }
 
     #[test]
