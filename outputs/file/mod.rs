@@ -124,7 +124,7 @@ impl FileOutput {
         data
     }
 
-    /// Keeps `buf` for the next request if it is the largest seen and not oversized.
+    /// Keeps `buf` for the next request if it is larger than the spare and not oversized.
     fn keep_spare(&mut self, buf: Vec<u8>) {
         if buf.capacity() > self.spare.capacity() && buf.capacity() <= MAX_SPARE {
             self.spare = buf;
@@ -288,6 +288,7 @@ mod tests {
             at,
             "the second request's text used it too"
         );
+        assert!(out.spare.ends_with(b"two\n"), "and it holds that text");
         let mut text = String::new();
         std::io::Read::read_to_string(
             &mut flate2::read::GzDecoder::new(&second.files[0].1[..]),

@@ -478,13 +478,21 @@ mod tests {
         let running = Config::from_text(&text("threads = 2"), Path::new("a.toml")).unwrap();
         let mut same = Config::from_text(&text("threads = 2"), Path::new("b.toml")).unwrap();
         assert!(!same.keep_restart_only_settings(&running));
-        let mut changed = Config::from_text(
-            &text("threads = 4\nmemory_limit = \"64MiB\""),
-            Path::new("c.toml"),
-        )
-        .unwrap();
-        assert!(changed.keep_restart_only_settings(&running));
-        assert_eq!((changed.threads, changed.memory_limit), (Some(2), None));
+        for extra in [
+            "threads = 4",
+            "threads = 2\nmemory_limit = \"64MiB\"",
+            "threads = 2\n[admin]\nenabled = false",
+        ] {
+            let mut changed = Config::from_text(&text(extra), Path::new("c.toml")).unwrap();
+            assert!(changed.keep_restart_only_settings(&running), "{extra}");
+            assert_eq!(
+                (changed.threads, changed.memory_limit, &changed.admin),
+                (Some(2), None, &running.admin),
+                "{extra}"
+            );
+        }
+        let mut changed = Config::from_text(&text("threads = 4"), Path::new("c.toml")).unwrap();
+        changed.keep_restart_only_settings(&running);
         // Asking again for what runs is no change.
         let mut back = Config::from_text(&text("threads = 2"), Path::new("d.toml")).unwrap();
         assert!(!back.keep_restart_only_settings(&changed));
