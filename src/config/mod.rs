@@ -445,11 +445,15 @@ mod tests {
         outputs[0].driver.batch.max_age.0
     }
 
+    /// A minimal config with `global` (top-level keys, tables) before its input and output.
+    fn with_global(global: &str) -> String {
+        format!(
+            "{global}\n[inputs.in]\ntype = \"stdin\"\n[outputs.out]\ntype = \"stdout\"\ninputs = [\"in\"]\n"
+        )
+    }
+
     fn threads(line: &str) -> Result<Option<usize>, ConfigError> {
-        let text = format!(
-            "{line}\n[inputs.in]\ntype = \"stdin\"\n[outputs.out]\ntype = \"stdout\"\ninputs = [\"in\"]\n"
-        );
-        Config::from_text(&text, Path::new("test.toml")).map(|c| c.threads)
+        Config::from_text(&with_global(line), Path::new("test.toml")).map(|c| c.threads)
     }
 
     #[test]
@@ -470,11 +474,7 @@ mod tests {
 
     #[test]
     fn a_reload_keeps_the_running_restart_only_settings() {
-        let text = |extra: &str| {
-            format!(
-                "{extra}\n[inputs.in]\ntype = \"stdin\"\n[outputs.out]\ntype = \"stdout\"\ninputs = [\"in\"]\n"
-            )
-        };
+        let text = with_global;
         let running = Config::from_text(&text("threads = 2"), Path::new("a.toml")).unwrap();
         let mut same = Config::from_text(&text("threads = 2"), Path::new("b.toml")).unwrap();
         assert!(!same.keep_restart_only_settings(&running));
