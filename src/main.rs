@@ -6,9 +6,16 @@ fn main() -> std::process::ExitCode {
     logferry::cli::main()
 }
 
-/// Runs before `main`, before the first allocation (an ELF constructor). mimalloc commits
-/// its arenas eagerly by default: 7.5 MB of resident memory at idle, and a fast file read
-/// peaked at 80 MB. Committing on demand must be chosen before the first arena exists.
+/// Runs before `main`, before the first allocation (an ELF constructor), to set mimalloc's
+/// options:
+/// - It commits its arenas eagerly by default: 7.5 MB of resident memory at idle, and a fast
+///   file read peaked at 80 MB. Committing on demand must be chosen before the first arena
+///   exists.
+/// - It returns freed pages to the system a second after they are freed, and meanwhile takes
+///   fresh ones. In 12 interleaved w1 runs (syslog over TCP into a file, two workers),
+///   peaks went from 14.8–24.2 MB (median 21.8) to 14.7–19.2 MB (median 18.4) with 10 ms,
+///   at the same rate and CPU within noise. Sooner costs CPU: 1 ms took 20 % more CPU per
+///   message, immediately 50 % more. `MIMALLOC_PURGE_DELAY` still overrides it.
 #[cfg(all(feature = "mimalloc", target_os = "linux"))]
 #[used]
 #[unsafe(link_section = ".init_array")]
@@ -17,8 +24,12 @@ static TUNE_ALLOCATOR: extern "C" fn() = tune_allocator;
 #[cfg(all(feature = "mimalloc", target_os = "linux"))]
 extern "C" fn tune_allocator() {
     // mimalloc `mi_option_t` (mimalloc.h, the same in v2 and v3, which libmimalloc-sys
-    // builds): arena_eager_commit = 4.
+    // builds): arena_eager_commit = 4, purge_delay = 15 (milliseconds).
     const ARENA_EAGER_COMMIT: libmimalloc_sys::mi_option_t = 4;
-    // SAFETY: sets a global allocator option before any thread or allocation exists.
-    unsafe { libmimalloc_sys::mi_option_set(ARENA_EAGER_COMMIT, 0) };
+    const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+    // SAFETY: sets global allocator options before any thread or allocation exists.
+    unsafe {
+        libmimalloc_sys::mi_option_set(ARENA_EAGER_COMMIT, 0);
+        libmimalloc_sys::mi_option_set_default(PURGE_DELAY, 10);
+    }
 }

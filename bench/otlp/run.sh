@@ -8,6 +8,7 @@
 # For the logferry under test: records/s, CPU-seconds per million records, peak RSS, and RSS
 # sampled every second (flat memory under sustained load).
 # usage: bench/otlp/run.sh [-n RECORDS] [-b BATCH] [-c CONCURRENCY] [-w "o1 o2"]
+# THREADS=N sets logferry's `threads` (unset: its default).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 RECORDS=2000000 BATCH=1000 CONC=8 WORKLOADS="o1 o2"
@@ -48,6 +49,7 @@ format = \"${FORMAT:-json}\"
 path = \"$WORK/out.ndjson\""
   fi
   cat > "$WORK/$w.toml" <<TOML
+${THREADS:+threads = $THREADS}
 [admin]
 enabled = false
 [inputs.otel]
