@@ -10,6 +10,7 @@
 
 mod config;
 mod grpc;
+mod gzip;
 mod http;
 
 pub use config::{ClientTls, Compression, OtlpOutputConfig, Protocol};
@@ -18,7 +19,9 @@ use crate::batch::Records;
 use crate::output::{Outcome, Output, OutputBuildContext, OutputConfig, Rejection};
 use crate::record::otlp::{ExportLogsServiceResponse, encode_protobuf, request_from_records};
 use bytes::Bytes;
-use std::io::Write;
+
+/// Largest buffer kept from one request for the next: a bigger one is freed.
+const MAX_SPARE: usize = 4 << 20;
 
 impl OutputConfig for OtlpOutputConfig {
     type Output = OtlpOutput;
@@ -30,6 +33,9 @@ impl OutputConfig for OtlpOutputConfig {
             target,
             client: None,
             capacity: 64 << 10,
+            scratch: Vec::new(),
+            spare: Vec::new(),
+            gzip: (self.compression == Compression::Gzip).then(gzip::Gzip::new),
         })
     }
 }
@@ -42,6 +48,12 @@ pub struct OtlpOutput {
     client: Option<Client>,
     /// The last request's size: the next one's starting capacity.
     capacity: usize,
+    /// The uncompressed body when requests are compressed, kept for the next request.
+    scratch: Vec<u8>,
+    /// A delivered request's buffer, for the next request (see [`Output::reuse`]).
+    spare: Vec<u8>,
+    /// The compressor, when `compression = "gzip"`.
+    gzip: Option<gzip::Gzip>,
 }
 
 enum Client {
@@ -100,7 +112,16 @@ impl Output for OtlpOutput {
     type Request = Bytes;
 
     fn encode(&mut self, records: &Records<'_>) -> Result<Bytes, Rejection> {
-        let mut body = Vec::with_capacity(self.capacity);
+        // Compressed requests encode into the kept scratch buffer and compress into the
+        // spare; plain ones encode into the spare. Either way the request's buffer comes
+        // back through `reuse`, so steady traffic allocates no request buffers.
+        let mut body = if self.gzip.is_some() {
+            std::mem::take(&mut self.scratch)
+        } else {
+            std::mem::take(&mut self.spare)
+        };
+        body.clear();
+        body.reserve(self.capacity);
         match self.config.protocol {
             Protocol::Grpc | Protocol::HttpProtobuf => encode_protobuf(records.iter(), &mut body),
             Protocol::HttpJson => {
@@ -110,17 +131,28 @@ impl Output for OtlpOutput {
         }
         self.capacity = body.len().next_power_of_two().min(16 << 20);
         // Compressed here, once, not on every retry (gRPC: the message; HTTP: the body).
-        if self.config.compression == Compression::Gzip {
-            let mut gz = flate2::write::GzEncoder::new(
-                Vec::with_capacity(body.len() / 4),
-                flate2::Compression::fast(),
-            );
-            gz.write_all(&body)
-                .and_then(|()| gz.finish())
-                .map(|compressed| body = compressed)
-                .map_err(|e| Rejection::new("encode", format!("gzip: {e}")))?;
+        let Some(gzip) = &mut self.gzip else {
+            return Ok(Bytes::from(body));
+        };
+        let mut compressed = std::mem::take(&mut self.spare);
+        compressed.clear();
+        let result = gzip.compress(&body, &mut compressed);
+        if body.capacity() <= MAX_SPARE {
+            self.scratch = body;
         }
-        Ok(Bytes::from(body))
+        result.map_err(|e| Rejection::new("encode", e))?;
+        Ok(Bytes::from(compressed))
+    }
+
+    fn reuse(&mut self, request: Bytes) {
+        // The client may still hold a clone (a request abandoned mid-flight): then it is
+        // simply dropped.
+        if let Ok(buf) = request.try_into_mut()
+            && buf.capacity() <= MAX_SPARE
+            && buf.capacity() > self.spare.capacity()
+        {
+            self.spare = Vec::from(buf);
+        }
     }
 
     fn request_bytes(request: &Bytes) -> usize {
@@ -167,5 +199,88 @@ fn partial(response: ExportLogsServiceResponse) -> Outcome {
             Outcome::Delivered
         }
         _ => Outcome::Delivered,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::batch::OwnedRecords;
+    use crate::record::otlp::ExportLogsServiceRequest;
+    use crate::record::{AnyValue, LogRecord};
+    use prost::Message;
+    use std::io::Read;
+
+    fn output(extra: &str) -> OtlpOutput {
+        let config: OtlpOutputConfig =
+            toml::from_str(&format!("endpoint = \"http://127.0.0.1:4317\"\n{extra}")).unwrap();
+        let cx = OutputBuildContext {
+            name: "otlp".into(),
+            data_dir: "/tmp".into(),
+            adjustments: Default::default(),
+        };
+        config.build(&cx).unwrap()
+    }
+
+    fn encode(out: &mut OtlpOutput, bodies: &[&str]) -> Bytes {
+        let records = bodies
+            .iter()
+            .map(|b| LogRecord::new(AnyValue::from(b.to_string()), 1))
+            .collect();
+        out.encode(&OwnedRecords::new([("in", records)]).records())
+            .unwrap()
+    }
+
+    /// The bodies of an encoded (and maybe gzipped) protobuf request.
+    fn bodies(request: &[u8], gzip: bool) -> Vec<String> {
+        let mut plain = request.to_vec();
+        if gzip {
+            plain.clear();
+            flate2::read::GzDecoder::new(request)
+                .read_to_end(&mut plain)
+                .unwrap();
+        }
+        let decoded = ExportLogsServiceRequest::decode(&plain[..]).unwrap();
+        decoded
+            .resource_logs
+            .iter()
+            .flat_map(|r| &r.scope_logs)
+            .flat_map(|s| &s.log_records)
+            .map(|l| format!("{:?}", l.body.as_ref().unwrap().value.as_ref().unwrap()))
+            .collect()
+    }
+
+    #[test]
+    fn a_delivered_request_lends_its_buffer_to_the_next() {
+        for gzip in [false, true] {
+            let mut out = output(if gzip {
+                "compression = \"gzip\""
+            } else {
+                "compression = \"none\""
+            });
+            let first = encode(&mut out, &["one", "two"]);
+            let at = first.as_ptr();
+            out.reuse(first);
+            let second = encode(&mut out, &["three"]);
+            assert_eq!(second.as_ptr(), at, "gzip {gzip}: the same allocation");
+            let got = bodies(&second, gzip);
+            assert_eq!(got.len(), 1, "gzip {gzip}: {got:?}");
+            assert!(got[0].contains("three"), "gzip {gzip}: {got:?}");
+        }
+    }
+
+    #[test]
+    fn a_request_still_held_elsewhere_is_not_reused() {
+        let mut out = output("compression = \"gzip\"");
+        let first = encode(&mut out, &["one"]);
+        let held = first.clone();
+        out.reuse(first);
+        let second = encode(&mut out, &["two"]);
+        assert_ne!(second.as_ptr(), held.as_ptr());
+        assert!(
+            bodies(&held, true)[0].contains("one"),
+            "the held request is intact"
+        );
+        assert!(bodies(&second, true)[0].contains("two"));
     }
 }
