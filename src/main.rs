@@ -12,10 +12,12 @@ fn main() -> std::process::ExitCode {
 ///   file read peaked at 80 MB. Committing on demand must be chosen before the first arena
 ///   exists.
 /// - It returns freed pages to the system a second after they are freed, and meanwhile takes
-///   fresh ones. In 12 interleaved w1 runs (syslog over TCP into a file, two workers),
-///   peaks went from 14.8–24.2 MB (median 21.8) to 14.7–19.2 MB (median 18.4) with 10 ms,
-///   at the same rate and CPU within noise. Sooner costs CPU: 1 ms took 20 % more CPU per
-///   message, immediately 50 % more. `MIMALLOC_PURGE_DELAY` still overrides it.
+///   fresh ones. In interleaved w1 runs (syslog over TCP into a file, two workers), peaks
+///   fell from 15.8–25.8 MB (medians 22.5 and 20.9) to 15.6–21.9 MB (medians 18.9 and
+///   19.4; 2 of 20 runs above 20) with 25 ms, at the same rate and CPU. Sooner costs CPU
+///   where big buffers come and go: with 10 ms, OTLP in → OTLP out took 20–30 % more CPU per
+///   record (25 ms: within noise); with 1 ms w1 took 20 % more, immediately 50 % more.
+///   `MIMALLOC_PURGE_DELAY` still overrides it.
 #[cfg(all(feature = "mimalloc", target_os = "linux"))]
 #[used]
 #[unsafe(link_section = ".init_array")]
@@ -30,6 +32,6 @@ extern "C" fn tune_allocator() {
     // SAFETY: sets global allocator options before any thread or allocation exists.
     unsafe {
         libmimalloc_sys::mi_option_set(ARENA_EAGER_COMMIT, 0);
-        libmimalloc_sys::mi_option_set_default(PURGE_DELAY, 10);
+        libmimalloc_sys::mi_option_set_default(PURGE_DELAY, 25);
     }
 }
