@@ -35,7 +35,7 @@ impl OutputConfig for OtlpOutputConfig {
             capacity: 64 << 10,
             scratch: Vec::new(),
             spare: Vec::new(),
-            gzip: (self.compression == Compression::Gzip).then(gzip::Gzip::new),
+            gzip: None,
         })
     }
 }
@@ -52,7 +52,7 @@ pub struct OtlpOutput {
     scratch: Vec<u8>,
     /// A delivered request's buffer, for the next request (see [`Output::reuse`]).
     spare: Vec<u8>,
-    /// The compressor, when `compression = "gzip"`.
+    /// The compressor, made by the first request when `compression = "gzip"`.
     gzip: Option<gzip::Gzip>,
 }
 
@@ -115,7 +115,8 @@ impl Output for OtlpOutput {
         // Compressed requests encode into the kept scratch buffer and compress into the
         // spare; plain ones encode into the spare. Either way the request's buffer comes
         // back through `reuse`, so steady traffic allocates no request buffers.
-        let mut body = if self.gzip.is_some() {
+        let gzip = self.config.compression == Compression::Gzip;
+        let mut body = if gzip {
             std::mem::take(&mut self.scratch)
         } else {
             std::mem::take(&mut self.spare)
@@ -131,12 +132,15 @@ impl Output for OtlpOutput {
         }
         self.capacity = body.len().next_power_of_two().min(16 << 20);
         // Compressed here, once, not on every retry (gRPC: the message; HTTP: the body).
-        let Some(gzip) = &mut self.gzip else {
+        if !gzip {
             return Ok(Bytes::from(body));
-        };
+        }
         let mut compressed = std::mem::take(&mut self.spare);
         compressed.clear();
-        let result = gzip.compress(&body, &mut compressed);
+        let result = self
+            .gzip
+            .get_or_insert_with(gzip::Gzip::new)
+            .compress(&body, &mut compressed);
         if body.capacity() <= MAX_SPARE {
             self.scratch = body;
         }
@@ -282,5 +286,22 @@ mod tests {
             "the held request is intact"
         );
         assert!(bodies(&second, true)[0].contains("two"));
+    }
+
+    #[test]
+    fn buffers_over_the_limit_are_not_kept() {
+        let mut out = output("compression = \"gzip\"");
+        let first = encode(&mut out, &["one"]);
+        out.reuse(Bytes::from(vec![0u8; MAX_SPARE + 1]));
+        assert_eq!(out.spare.capacity(), 0, "an oversized request is freed");
+        let kept = first.len();
+        out.reuse(first);
+        assert!(out.spare.capacity() >= kept, "a small one is kept");
+        out.scratch = Vec::with_capacity(MAX_SPARE + 1);
+        encode(&mut out, &["two"]);
+        assert!(
+            out.scratch.capacity() <= MAX_SPARE,
+            "the scratch body is replaced when it grew past the limit"
+        );
     }
 }
