@@ -12,11 +12,12 @@ fn main() -> std::process::ExitCode {
 ///   file read peaked at 80 MB. Committing on demand must be chosen before the first arena
 ///   exists.
 /// - v3 (what libmimalloc-sys builds unless its `v2` feature is on) returns freed pages to
-///   the system a second after they are freed, and meanwhile takes fresh ones. In interleaved w1 runs (syslog over TCP into a file, two workers), peaks
-///   fell from 15.8–25.8 MB (medians 22.5 and 20.9) to 15.6–21.9 MB (medians 18.9 and
-///   19.4; 2 of 20 runs above 20) with 25 ms, at the same rate and CPU. Sooner costs CPU
-///   where big buffers come and go: with 10 ms, OTLP in → OTLP out took 20–30 % more CPU per
-///   record (25 ms: within noise); with 1 ms w1 took 20 % more, immediately 50 % more.
+///   the system a second after they are freed, and meanwhile takes fresh ones. In
+///   interleaved w1 runs (syslog over TCP into a file, two workers), peaks fell from
+///   15.8–25.8 MB (medians 22.5 and 20.9) to 15.6–21.9 MB (medians 18.9 and 19.4; 2 of 20
+///   runs above 20) with 25 ms, at the same rate and CPU. Sooner costs CPU where big
+///   buffers come and go: with 10 ms, OTLP in → OTLP out took 20–30 % more CPU per record
+///   (25 ms: within noise); with 1 ms w1 took 20 % more, immediately 50 % more.
 ///   `MIMALLOC_PURGE_DELAY` still overrides it.
 #[cfg(all(feature = "mimalloc", target_os = "linux"))]
 #[used]
