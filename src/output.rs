@@ -99,6 +99,18 @@ pub trait OutputConfig: serde::de::DeserializeOwned + Send + 'static {
     fn build(&self, cx: &OutputBuildContext) -> Result<Self::Output, String>;
 }
 
+/// Largest buffer an output keeps from one request for the next (see [`Output::reuse`]): a
+/// request of a few huge records should not pin megabytes for good.
+pub const MAX_SPARE_BUFFER: usize = 4 << 20;
+
+/// Keeps `buf` as `spare` for the next request if it is larger than the current spare and
+/// at most [`MAX_SPARE_BUFFER`]; otherwise `buf` is freed.
+pub fn keep_spare(spare: &mut Vec<u8>, buf: Vec<u8>) {
+    if buf.capacity() > spare.capacity() && buf.capacity() <= MAX_SPARE_BUFFER {
+        *spare = buf;
+    }
+}
+
 /// A destination.
 pub trait Output: Send + 'static {
     /// An encoded request, kept by the driver for retries.

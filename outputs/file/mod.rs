@@ -14,7 +14,7 @@ pub use writer::Fsync;
 
 use crate::batch::Records;
 use crate::config::{ByteSize, HumanDuration};
-use crate::output::{Outcome, Output, OutputBuildContext, OutputConfig, Rejection};
+use crate::output::{Outcome, Output, OutputBuildContext, OutputConfig, Rejection, keep_spare};
 use crate::record::LineFormat;
 use flate2::Compression as Level;
 use flate2::write::GzEncoder;
@@ -108,10 +108,6 @@ pub struct FileOutput {
     spare: Vec<u8>,
 }
 
-/// Largest buffer kept for reuse between requests: a request of a few huge lines should not
-/// pin megabytes for good.
-const MAX_SPARE: usize = 4 << 20;
-
 impl FileOutput {
     /// An empty buffer for `reserve` bytes of a request's data: the spare one if it is big
     /// enough, else a new one of that size (growing the spare would double it, copying).
@@ -122,13 +118,6 @@ impl FileOutput {
         }
         data.clear();
         data
-    }
-
-    /// Keeps `buf` for the next request if it is larger than the spare and not oversized.
-    fn keep_spare(&mut self, buf: Vec<u8>) {
-        if buf.capacity() > self.spare.capacity() && buf.capacity() <= MAX_SPARE {
-            self.spare = buf;
-        }
     }
 }
 
@@ -177,7 +166,7 @@ impl Output for FileOutput {
                     .finish()
                     .map_err(|e| Rejection::new("encode", format!("gzip: {e}")))?;
                 let plain = std::mem::replace(data, packed);
-                self.keep_spare(plain);
+                keep_spare(&mut self.spare, plain);
             }
         }
         Ok(FileRequest { files })
@@ -185,7 +174,7 @@ impl Output for FileOutput {
 
     fn reuse(&mut self, request: FileRequest) {
         for (_, data) in request.files {
-            self.keep_spare(data);
+            keep_spare(&mut self.spare, data);
         }
     }
 
@@ -241,6 +230,7 @@ fn blocking<R>(f: impl FnOnce() -> R) -> R {
 mod tests {
     use super::*;
     use crate::batch::OwnedRecords;
+    use crate::output::MAX_SPARE_BUFFER;
     use crate::record::{AnyValue, LogRecord};
 
     fn output(extra: &str) -> FileOutput {
@@ -301,9 +291,9 @@ mod tests {
     #[test]
     fn an_oversized_buffer_is_not_kept() {
         let mut out = output("");
-        out.keep_spare(Vec::with_capacity(MAX_SPARE + 1));
+        keep_spare(&mut out.spare, Vec::with_capacity(MAX_SPARE_BUFFER + 1));
         assert_eq!(out.spare.capacity(), 0);
-        out.keep_spare(Vec::with_capacity(1024));
+        keep_spare(&mut out.spare, Vec::with_capacity(1024));
         assert_eq!(out.spare.capacity(), 1024);
     }
 }

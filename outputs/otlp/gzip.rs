@@ -1,6 +1,6 @@
 //! gzip (RFC 1952) of request bodies with one compressor kept for the output's lifetime.
-//! A new `GzEncoder` per request allocated the deflate state (about 300 KB) every time,
-//! which the allocator then returned to the system and took back on the next request.
+//! A new `GzEncoder` per request allocated the deflate state (window and hash tables) every
+//! time, which the allocator then returned to the system and took back on the next request.
 
 use flate2::{Compress, Compression, Crc, FlushCompress, Status};
 
@@ -22,29 +22,25 @@ impl Gzip {
 
     /// Appends `input` as one gzip member to `out`.
     pub(super) fn compress(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
+        // `reset` also zeroes `total_in`: it counts this input's bytes consumed.
         self.deflate.reset();
         out.extend_from_slice(&HEADER);
-        let start_in = self.deflate.total_in();
         loop {
             // `compress_vec` fills only spare capacity. Deflate at the fastest level shrinks
             // protobuf about 4:1, so a quarter of the input usually takes one call.
             out.reserve((input.len() / 4).max(4096));
-            let read = (self.deflate.total_in() - start_in) as usize;
-            let written = self.deflate.total_out();
+            let (read, written) = (self.deflate.total_in(), self.deflate.total_out());
             let status = self
                 .deflate
-                .compress_vec(&input[read..], out, FlushCompress::Finish)
+                .compress_vec(&input[read as usize..], out, FlushCompress::Finish)
                 .map_err(|e| format!("gzip: {e}"))?;
-            match status {
-                Status::StreamEnd => break,
-                // With room reserved above, no progress means a broken stream: say so
-                // rather than loop.
-                _ if self.deflate.total_out() == written
-                    && (self.deflate.total_in() - start_in) as usize == read =>
-                {
-                    return Err("gzip: the compressor made no progress".into());
-                }
-                _ => {}
+            if status == Status::StreamEnd {
+                break;
+            }
+            // With room reserved above, no progress means a broken stream: say so rather
+            // than loop.
+            if self.deflate.total_in() == read && self.deflate.total_out() == written {
+                return Err("gzip: the compressor made no progress".into());
             }
         }
         let mut crc = Crc::new();

@@ -16,12 +16,9 @@ mod http;
 pub use config::{ClientTls, Compression, OtlpOutputConfig, Protocol};
 
 use crate::batch::Records;
-use crate::output::{Outcome, Output, OutputBuildContext, OutputConfig, Rejection};
+use crate::output::{Outcome, Output, OutputBuildContext, OutputConfig, Rejection, keep_spare};
 use crate::record::otlp::{ExportLogsServiceResponse, encode_protobuf, request_from_records};
 use bytes::Bytes;
-
-/// Largest buffer kept from one request for the next: a bigger one is freed.
-const MAX_SPARE: usize = 4 << 20;
 
 impl OutputConfig for OtlpOutputConfig {
     type Output = OtlpOutput;
@@ -141,9 +138,7 @@ impl Output for OtlpOutput {
             .gzip
             .get_or_insert_with(gzip::Gzip::new)
             .compress(&body, &mut compressed);
-        if body.capacity() <= MAX_SPARE {
-            self.scratch = body;
-        }
+        keep_spare(&mut self.scratch, body);
         result.map_err(|e| Rejection::new("encode", e))?;
         Ok(Bytes::from(compressed))
     }
@@ -151,11 +146,8 @@ impl Output for OtlpOutput {
     fn reuse(&mut self, request: Bytes) {
         // The client may still hold a clone (a request abandoned mid-flight): then it is
         // simply dropped.
-        if let Ok(buf) = request.try_into_mut()
-            && buf.capacity() <= MAX_SPARE
-            && buf.capacity() > self.spare.capacity()
-        {
-            self.spare = Vec::from(buf);
+        if let Ok(buf) = request.try_into_mut() {
+            keep_spare(&mut self.spare, Vec::from(buf));
         }
     }
 
@@ -210,6 +202,7 @@ fn partial(response: ExportLogsServiceResponse) -> Outcome {
 mod tests {
     use super::*;
     use crate::batch::OwnedRecords;
+    use crate::output::MAX_SPARE_BUFFER;
     use crate::record::otlp::ExportLogsServiceRequest;
     use crate::record::{AnyValue, LogRecord};
     use prost::Message;
@@ -292,15 +285,15 @@ mod tests {
     fn buffers_over_the_limit_are_not_kept() {
         let mut out = output("compression = \"gzip\"");
         let first = encode(&mut out, &["one"]);
-        out.reuse(Bytes::from(vec![0u8; MAX_SPARE + 1]));
+        out.reuse(Bytes::from(vec![0u8; MAX_SPARE_BUFFER + 1]));
         assert_eq!(out.spare.capacity(), 0, "an oversized request is freed");
         let kept = first.len();
         out.reuse(first);
         assert!(out.spare.capacity() >= kept, "a small one is kept");
-        out.scratch = Vec::with_capacity(MAX_SPARE + 1);
+        out.scratch = Vec::with_capacity(MAX_SPARE_BUFFER + 1);
         encode(&mut out, &["two"]);
         assert!(
-            out.scratch.capacity() <= MAX_SPARE,
+            out.scratch.capacity() <= MAX_SPARE_BUFFER,
             "the scratch body is replaced when it grew past the limit"
         );
     }
