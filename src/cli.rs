@@ -13,6 +13,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tokio_util::sync::CancellationToken;
+use tracing_subscriber::Layer;
+use tracing_subscriber::filter::{LevelFilter, Targets};
 
 /// Built components, ready to start.
 type Specs = (Vec<InputSpec>, Vec<OutputSpec>);
@@ -54,9 +56,11 @@ struct Cli {
     /// Format of logferry's own logs (on stderr).
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
     log_format: LogFormat,
-    /// Log filter, e.g. `info` or `logferry=debug` (also read from LOGFERRY_LOG).
-    #[arg(long, global = true, env = "LOGFERRY_LOG", default_value = "info")]
-    log_level: String,
+    /// Log filter: a level (`error`, `warn`, `info`, `debug`, `trace`, `off`) and/or
+    /// `target=level` pairs, comma-separated, e.g. `info,logferry::inputs=debug` (also read
+    /// from LOGFERRY_LOG).
+    #[arg(long, global = true, env = "LOGFERRY_LOG", default_value = "info", value_parser = parse_log_filter)]
+    log_level: Targets,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -103,7 +107,7 @@ enum LogFormat {
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_format, &cli.log_level);
+    init_logging(cli.log_format, cli.log_level);
     let config = match load(cli.config.as_deref()) {
         Ok(config) => config,
         Err(e) => {
@@ -254,19 +258,39 @@ fn load(path: Option<&std::path::Path>) -> Result<Config, ConfigError> {
     }
 }
 
-fn init_logging(format: LogFormat, filter: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(filter)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+/// `--log-level`: a `Targets` filter (levels by target prefix). Not `EnvFilter`: its
+/// span and field matching are rarely wanted here, and its parser compiles regular
+/// expressions at every start (code and heap a long-running agent keeps mapped).
+fn parse_log_filter(filter: &str) -> Result<Targets, String> {
+    // `Targets` reads a bare word as a target to log at every level: a misspelt level
+    // (`debgu`) would silence everything else without a word.
+    if let Some(word) = filter
+        .split(',')
+        .map(str::trim)
+        .find(|d| !d.is_empty() && !d.contains('=') && d.parse::<LevelFilter>().is_err())
+    {
+        return Err(format!(
+            "`{word}` is not a level (error, warn, info, debug, trace, off); filter a target with target=level, e.g. {word}=debug"
+        ));
+    }
+    filter.parse::<Targets>().map_err(|e| {
+        format!("{e}; expected a level (error, warn, info, debug, trace, off) or target=level pairs, e.g. info,logferry=debug")
+    })
+}
+
+fn init_logging(format: LogFormat, filter: Targets) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     // Colour only for a person at a terminal: journald, containers and files get plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr())
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let layer = tracing_subscriber::fmt::layer()
         .with_ansi(ansi)
         .with_writer(std::io::stderr);
+    let registry = tracing_subscriber::registry();
     match format {
-        LogFormat::Human => builder.init(),
-        LogFormat::Json => builder.json().init(),
+        LogFormat::Human => registry.with(layer.with_filter(filter)).init(),
+        LogFormat::Json => registry.with(layer.json().with_filter(filter)).init(),
     }
 }
 
@@ -406,25 +430,17 @@ async fn finish(pipeline: Pipeline, config: &Config) -> Vec<String> {
     failed
 }
 
-/// Re-reads the config file for SIGHUP: the new config and its built components when it
-/// is valid (even unchanged: files it names, such as TLS certificates, may have been
-/// renewed); `None` (with the reason logged) when there is no file or it is invalid — the
-/// running config then stays.
 /// Files a config names in `*_file` keys (certificates, keys, CAs), by component, with
 /// their modification time and size: a component whose files changed is restarted by a
 /// reload even if its config text did not (a renewed certificate).
 type Fingerprints = HashMap<String, Vec<(PathBuf, Option<(std::time::SystemTime, u64)>)>>;
 
 fn watched_files(config: &Config) -> Fingerprints {
-    static FILE_KEY: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
-    let pattern = FILE_KEY.get_or_init(|| {
-        regex::Regex::new(r#"\w*_file: (?:Some\()?"([^"]+)""#).expect("valid pattern")
-    });
     let fingerprint = |debug: String| {
-        pattern
-            .captures_iter(&debug)
-            .map(|c| {
-                let path = PathBuf::from(&c[1]);
+        file_keys(&debug)
+            .into_iter()
+            .map(|path| {
+                let path = PathBuf::from(path);
                 let meta = std::fs::metadata(&path)
                     .ok()
                     .and_then(|m| Some((m.modified().ok()?, m.len())));
@@ -441,6 +457,47 @@ fn watched_files(config: &Config) -> Fingerprints {
         .iter()
         .map(|o| (format!("outputs.{}", o.name), fingerprint(format!("{o:?}"))));
     inputs.chain(outputs).collect()
+}
+
+/// The paths of the `*_file` keys in a component's `Debug` text (`cert_file: "…"` or
+/// `ca_file: Some("…")`), unescaped. A scan, not a regular expression: this runs at every
+/// start and the regex engine's code and tables would stay mapped for nothing.
+fn file_keys(debug: &str) -> Vec<String> {
+    const KEY_END: &str = "_file: ";
+    let mut paths = Vec::new();
+    let mut rest = debug;
+    while let Some(at) = rest.find(KEY_END) {
+        rest = &rest[at + KEY_END.len()..];
+        let value = rest.strip_prefix("Some(").unwrap_or(rest);
+        let Some(quoted) = value.strip_prefix('"') else {
+            continue;
+        };
+        let mut path = String::new();
+        let mut chars = quoted.char_indices();
+        let mut closed = None;
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '"' => {
+                    closed = Some(i);
+                    break;
+                }
+                // `Debug` escapes quotes and backslashes; paths seldom hold anything else.
+                '\\' => {
+                    if let Some((_, escaped)) = chars.next() {
+                        path.push(escaped);
+                    }
+                }
+                c => path.push(c),
+            }
+        }
+        if let Some(end) = closed {
+            if !path.is_empty() {
+                paths.push(path);
+            }
+            rest = &quoted[end + 1..];
+        }
+    }
+    paths
 }
 
 /// Re-reads the config and applies it: invalid → refused, the running config stays;
@@ -593,4 +650,34 @@ fn same_named<T: PartialEq>(
         })
         .map(|c| name(c).clone())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_keys_finds_plain_optional_and_escaped_paths() {
+        let debug = r#"Tls { cert_file: "/etc/a.pem", key_file: Some("/etc/b \"x\".key"), ca_file: None, client_ca_file: Some(""), name: "c_file: z" }"#;
+        assert_eq!(
+            file_keys(debug),
+            vec!["/etc/a.pem".to_string(), "/etc/b \"x\".key".to_string()]
+        );
+        assert!(file_keys("Settings { listen: [\"tcp://x\"] }").is_empty());
+        // An unterminated value (cannot come from `Debug`) is not a path.
+        assert!(file_keys(r#"cert_file: "/etc/a"#).is_empty());
+    }
+
+    #[test]
+    fn log_filter_takes_levels_and_targets_and_explains_a_bad_one() {
+        let filter = parse_log_filter("warn,logferry::inputs=debug").unwrap();
+        assert!(filter.would_enable("logferry::inputs::syslog", &tracing::Level::DEBUG));
+        assert!(!filter.would_enable("logferry::outputs", &tracing::Level::INFO));
+        assert!(filter.would_enable("h2", &tracing::Level::WARN));
+        assert!(parse_log_filter("off").is_ok());
+        let error = parse_log_filter("logferry=loud").unwrap_err();
+        assert!(error.contains("expected a level"), "{error}");
+        let error = parse_log_filter("info,debgu").unwrap_err();
+        assert!(error.contains("`debgu` is not a level"), "{error}");
+    }
 }
