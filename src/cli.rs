@@ -13,7 +13,6 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tokio_util::sync::CancellationToken;
-use tracing_subscriber::Layer;
 use tracing_subscriber::filter::{LevelFilter, Targets};
 
 /// Built components, ready to start.
@@ -287,10 +286,12 @@ fn init_logging(format: LogFormat, filter: Targets) {
     let layer = tracing_subscriber::fmt::layer()
         .with_ansi(ansi)
         .with_writer(std::io::stderr);
-    let registry = tracing_subscriber::registry();
+    // A global filter (not a per-layer one): one layer, and disabled call sites then cost
+    // one cached check.
+    let registry = tracing_subscriber::registry().with(filter);
     match format {
-        LogFormat::Human => registry.with(layer.with_filter(filter)).init(),
-        LogFormat::Json => registry.with(layer.json().with_filter(filter)).init(),
+        LogFormat::Human => registry.with(layer).init(),
+        LogFormat::Json => registry.with(layer.json()).init(),
     }
 }
 

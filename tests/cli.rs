@@ -196,3 +196,34 @@ fn version_names_the_commit_and_help_has_examples() {
         "{help}"
     );
 }
+
+#[test]
+fn a_misspelt_log_level_is_refused_with_the_reason() {
+    let out = Command::new(bin())
+        .args(["--log-level", "info,debgu", "validate"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "clap's usage-error exit code");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--log-level") && stderr.contains("`debgu` is not a level"),
+        "{stderr}"
+    );
+    // The same filter from the environment is checked the same way.
+    let out = Command::new(bin())
+        .env("LOGFERRY_LOG", "logferry=loud")
+        .arg("validate")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let ok = Command::new(bin())
+        .env("LOGFERRY_LOG", "warn,logferry::cli=debug")
+        .arg("validate")
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+}
