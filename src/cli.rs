@@ -1,19 +1,20 @@
 //! The command line: `logferry [--config PATH]` runs, `logferry validate` checks. Exit codes:
 //! 0 success, 78 (EX_CONFIG) for a config error, 1 for a runtime failure.
 
+mod logging;
+mod reload;
 mod runtime;
 
 use crate::config::{Config, ConfigError};
 use crate::pipeline::{InputSpec, OutputSpec, Pipeline};
 use anyhow::Context;
-use clap::{Parser, Subcommand, ValueEnum};
-use std::collections::HashMap;
+use clap::{Parser, Subcommand};
+use logging::LogFormat;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tokio_util::sync::CancellationToken;
-use tracing_subscriber::filter::{LevelFilter, Targets};
 
 /// Built components, ready to start.
 type Specs = (Vec<InputSpec>, Vec<OutputSpec>);
@@ -58,8 +59,8 @@ struct Cli {
     /// Log filter: a level (`error`, `warn`, `info`, `debug`, `trace`, `off`) and/or
     /// `target=level` pairs, comma-separated, e.g. `info,logferry::inputs=debug` (also read
     /// from LOGFERRY_LOG).
-    #[arg(long, global = true, env = "LOGFERRY_LOG", default_value = "info", value_parser = parse_log_filter)]
-    log_level: Targets,
+    #[arg(long, global = true, env = "LOGFERRY_LOG", default_value = "info")]
+    log_level: String,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -97,16 +98,20 @@ struct BufferTarget {
     output: Option<String>,
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum LogFormat {
-    Human,
-    Json,
-}
-
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_format, cli.log_level);
+    // A bad filter is a configuration error (78): a service manager should not restart it.
+    match logging::parse_filter(&cli.log_level) {
+        Ok(filter) => logging::init(cli.log_format, filter),
+        Err(e) => {
+            eprintln!(
+                "logferry: --log-level / LOGFERRY_LOG {:?}: {e}",
+                cli.log_level
+            );
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    }
     let config = match load(cli.config.as_deref()) {
         Ok(config) => config,
         Err(e) => {
@@ -257,44 +262,6 @@ fn load(path: Option<&std::path::Path>) -> Result<Config, ConfigError> {
     }
 }
 
-/// `--log-level`: a `Targets` filter (levels by target prefix). Not `EnvFilter`: its
-/// span and field matching are rarely wanted here, and its parser compiles regular
-/// expressions at every start (code and heap a long-running agent keeps mapped).
-fn parse_log_filter(filter: &str) -> Result<Targets, String> {
-    // `Targets` reads a bare word as a target to log at every level: a misspelt level
-    // (`debgu`) would silence everything else without a word.
-    if let Some(word) = filter
-        .split(',')
-        .map(str::trim)
-        .find(|d| !d.is_empty() && !d.contains('=') && d.parse::<LevelFilter>().is_err())
-    {
-        return Err(format!(
-            "`{word}` is not a level (error, warn, info, debug, trace, off); filter a target with target=level, e.g. {word}=debug"
-        ));
-    }
-    filter.parse::<Targets>().map_err(|e| {
-        format!("{e}; expected a level (error, warn, info, debug, trace, off) or target=level pairs, e.g. info,logferry=debug")
-    })
-}
-
-fn init_logging(format: LogFormat, filter: Targets) {
-    use tracing_subscriber::layer::SubscriberExt;
-    use tracing_subscriber::util::SubscriberInitExt;
-    // Colour only for a person at a terminal: journald, containers and files get plain text.
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr())
-        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    let layer = tracing_subscriber::fmt::layer()
-        .with_ansi(ansi)
-        .with_writer(std::io::stderr);
-    // A global filter (not a per-layer one): one layer, and disabled call sites then cost
-    // one cached check.
-    let registry = tracing_subscriber::registry().with(filter);
-    match format {
-        LogFormat::Human => registry.with(layer).init(),
-        LogFormat::Json => registry.with(layer.json()).init(),
-    }
-}
-
 fn run(config: Config, specs: Specs, path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let runtime = runtime::build(config.threads)?;
     let result = runtime.block_on(run_async(config, specs, path));
@@ -325,7 +292,7 @@ async fn run_async(
         .context("starting the pipeline")?;
     let shared_telemetry = Arc::new(std::sync::RwLock::new(pipeline.telemetry()));
     let (reload_tx, mut reload_rx) = tokio::sync::mpsc::channel::<crate::admin::ReloadRequest>(4);
-    let mut files = watched_files(&config);
+    let mut files = reload::watched_files(&config);
     let admin = admin_listener.map(|listener| {
         tokio::spawn(crate::admin::serve(
             listener,
@@ -359,12 +326,13 @@ async fn run_async(
             Some(("SIGHUP" | "POST /reload", answer)) => {
                 // Signals that arrive meanwhile are merged into one more reload after it.
                 let outcome =
-                    apply_reload(&mut pipeline, &mut config, &mut files, path.as_deref()).await;
+                    reload::apply(&mut pipeline, &mut config, &mut files, path.as_deref()).await;
                 *shared_telemetry.write().unwrap_or_else(|e| e.into_inner()) = pipeline.telemetry();
-                let fatal = matches!(outcome, Err(Reload::Fatal(_)));
+                let fatal = matches!(outcome, Err(reload::Reload::Fatal(_)));
                 if let Some(answer) = answer {
-                    let _ =
-                        answer.send(outcome.map_err(|(Reload::Failed(m) | Reload::Fatal(m))| m));
+                    let _ = answer.send(
+                        outcome.map_err(|(reload::Reload::Failed(m) | reload::Reload::Fatal(m))| m),
+                    );
                 }
                 if fatal {
                     stopped_by_reload = true;
@@ -429,256 +397,4 @@ async fn finish(pipeline: Pipeline, config: &Config) -> Vec<String> {
         failed.push(UNBALANCED.into());
     }
     failed
-}
-
-/// Files a config names in `*_file` keys (certificates, keys, CAs), by component, with
-/// their modification time and size: a component whose files changed is restarted by a
-/// reload even if its config text did not (a renewed certificate).
-type Fingerprints = HashMap<String, Vec<(PathBuf, Option<(std::time::SystemTime, u64)>)>>;
-
-fn watched_files(config: &Config) -> Fingerprints {
-    let fingerprint = |debug: String| {
-        file_keys(&debug)
-            .into_iter()
-            .map(|path| {
-                let path = PathBuf::from(path);
-                let meta = std::fs::metadata(&path)
-                    .ok()
-                    .and_then(|m| Some((m.modified().ok()?, m.len())));
-                (path, meta)
-            })
-            .collect()
-    };
-    let inputs = config
-        .inputs
-        .iter()
-        .map(|i| (format!("inputs.{}", i.name), fingerprint(format!("{i:?}"))));
-    let outputs = config
-        .outputs
-        .iter()
-        .map(|o| (format!("outputs.{}", o.name), fingerprint(format!("{o:?}"))));
-    inputs.chain(outputs).collect()
-}
-
-/// The paths of the `*_file` keys in a component's `Debug` text (`cert_file: "…"` or
-/// `ca_file: Some("…")`), unescaped. A scan, not a regular expression: this runs at every
-/// start and the regex engine's code and tables would stay mapped for nothing.
-fn file_keys(debug: &str) -> Vec<String> {
-    const KEY_END: &str = "_file: ";
-    let mut paths = Vec::new();
-    let mut rest = debug;
-    while let Some(at) = rest.find(KEY_END) {
-        rest = &rest[at + KEY_END.len()..];
-        let value = rest.strip_prefix("Some(").unwrap_or(rest);
-        let Some(quoted) = value.strip_prefix('"') else {
-            continue;
-        };
-        let mut path = String::new();
-        let mut chars = quoted.char_indices();
-        let mut closed = None;
-        while let Some((i, c)) = chars.next() {
-            match c {
-                '"' => {
-                    closed = Some(i);
-                    break;
-                }
-                // `Debug` escapes quotes and backslashes; paths seldom hold anything else.
-                '\\' => {
-                    if let Some((_, escaped)) = chars.next() {
-                        path.push(escaped);
-                    }
-                }
-                c => path.push(c),
-            }
-        }
-        if let Some(end) = closed {
-            if !path.is_empty() {
-                paths.push(path);
-            }
-            rest = &quoted[end + 1..];
-        }
-    }
-    paths
-}
-
-/// Re-reads the config and applies it: invalid → refused, the running config stays;
-/// valid → only the components whose config (or certificate files) changed are replaced.
-/// The outcome goes to the log, the metrics and the caller (`POST /reload`).
-async fn apply_reload(
-    pipeline: &mut Pipeline,
-    config: &mut Config,
-    files: &mut Fingerprints,
-    path: Option<&std::path::Path>,
-) -> Result<String, Reload> {
-    let counts = pipeline.reload_counts();
-    let Some(path) = path else {
-        tracing::warn!("reload: running the embedded default config, nothing to reload");
-        return Err(Reload::Failed(
-            "logferry runs the embedded default config; there is nothing to reload".into(),
-        ));
-    };
-    let built = Config::load(path).and_then(|new| {
-        let specs = new.build()?;
-        Ok((new, specs))
-    });
-    let (mut new_config, (inputs, outputs)) = match built {
-        Ok(built) => built,
-        Err(e) => {
-            counts.refused.add(1);
-            counts.last_ok.set(0);
-            tracing::error!(error = %e, "reload refused: the config is invalid; the running config stays");
-            return Err(Reload::Failed(format!(
-                "reload refused, the running config stays: {e}"
-            )));
-        }
-    };
-    let new_files = watched_files(&new_config);
-    let keep = unchanged_between(config, files, &new_config, &new_files);
-    if new_config.keep_restart_only_settings(config) {
-        tracing::warn!("reload: admin, memory_limit and threads changes need a restart");
-    }
-    tracing::info!(config = %path.display(), "reload: config valid; replacing what changed");
-    let result = pipeline
-        .reload(inputs, outputs, &keep, config.shutdown_timeout.0)
-        .await;
-    let counts = pipeline.reload_counts();
-    match result {
-        Ok(report) => {
-            *config = new_config;
-            *files = new_files;
-            counts.applied.add(1);
-            counts.last_ok.set(1);
-            let summary = format!(
-                "reloaded: inputs started {:?}, stopped {:?}; outputs started {:?}, stopped {:?}; unchanged components kept running",
-                report.inputs_started,
-                report.inputs_stopped,
-                report.outputs_started,
-                report.outputs_stopped
-            );
-            tracing::info!(
-                inputs_started = ?report.inputs_started,
-                inputs_stopped = ?report.inputs_stopped,
-                outputs_started = ?report.outputs_started,
-                outputs_stopped = ?report.outputs_stopped,
-                "reloaded"
-            );
-            Ok(summary)
-        }
-        Err(crate::pipeline::ReloadError::Refused(e)) => {
-            counts.refused.add(1);
-            counts.last_ok.set(0);
-            tracing::error!(error = %e, "reload refused: an output of the new config cannot start; the running config stays");
-            Err(Reload::Failed(format!(
-                "reload refused, the running config stays: {e}"
-            )))
-        }
-        Err(crate::pipeline::ReloadError::Failed(e)) => {
-            counts.failed.add(1);
-            counts.last_ok.set(0);
-            tracing::error!(error = %e, "reload failed: a component of the new config could not start; restoring the previous config");
-            // What runs now is the new config less what failed; going back to the previous
-            // one replaces what differs from it and restarts what failed.
-            let back = unchanged_between(&new_config, &new_files, config, files);
-            let restored = match config.build() {
-                Ok((inputs, outputs)) => pipeline
-                    .reload(inputs, outputs, &back, config.shutdown_timeout.0)
-                    .await
-                    .map_err(anyhow::Error::from),
-                Err(built) => Err(built.into()),
-            };
-            match restored {
-                Ok(_) => {
-                    tracing::warn!("reload failed; the previous config was restored and runs");
-                    Err(Reload::Failed(format!(
-                        "reload failed, the previous config was restored: {e}"
-                    )))
-                }
-                Err(again) => {
-                    // Whatever the way back hit, part of the new config is what runs now.
-                    let again = match again.downcast::<crate::pipeline::ReloadError>() {
-                        Ok(
-                            crate::pipeline::ReloadError::Refused(e)
-                            | crate::pipeline::ReloadError::Failed(e),
-                        ) => anyhow::Error::from(e),
-                        Err(other) => other,
-                    };
-                    tracing::error!(error = %again, "the previous config could not be restored either; stopping (what disk buffers hold stays for the next start)");
-                    Err(Reload::Fatal(format!(
-                        "reload failed ({e}) and the previous config could not be restored ({again:#}); logferry is stopping"
-                    )))
-                }
-            }
-        }
-    }
-}
-
-/// How a reload did not apply.
-enum Reload {
-    /// Not applied; the running config stays (restored if need be).
-    Failed(String),
-    /// Neither the new config nor the previous one runs: logferry stops.
-    Fatal(String),
-}
-
-/// The components of `new` whose config (and certificate files) equal those in `old`.
-fn unchanged_between(
-    old: &Config,
-    old_files: &Fingerprints,
-    new: &Config,
-    new_files: &Fingerprints,
-) -> crate::pipeline::Keep {
-    let files = (old_files, new_files);
-    crate::pipeline::Keep {
-        inputs: same_named("inputs", &old.inputs, &new.inputs, |i| &i.name, files),
-        outputs: same_named("outputs", &old.outputs, &new.outputs, |o| &o.name, files),
-    }
-}
-
-/// Names of the components in `new` equal to the one of the same name in `old`, with the
-/// same `*_file` fingerprints (keyed `{kind}.{name}`).
-fn same_named<T: PartialEq>(
-    kind: &str,
-    old: &[T],
-    new: &[T],
-    name: impl Fn(&T) -> &String,
-    (old_files, new_files): (&Fingerprints, &Fingerprints),
-) -> std::collections::HashSet<String> {
-    new.iter()
-        .filter(|c| {
-            let key = format!("{kind}.{}", name(c));
-            old.iter().find(|o| name(o) == name(c)) == Some(*c)
-                && old_files.get(&key) == new_files.get(&key)
-        })
-        .map(|c| name(c).clone())
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn file_keys_finds_plain_optional_and_escaped_paths() {
-        let debug = r#"Tls { cert_file: "/etc/a.pem", key_file: Some("/etc/b \"x\".key"), ca_file: None, client_ca_file: Some(""), name: "c_file: z" }"#;
-        assert_eq!(
-            file_keys(debug),
-            vec!["/etc/a.pem".to_string(), "/etc/b \"x\".key".to_string()]
-        );
-        assert!(file_keys("Settings { listen: [\"tcp://x\"] }").is_empty());
-        // An unterminated value (cannot come from `Debug`) is not a path.
-        assert!(file_keys(r#"cert_file: "/etc/a"#).is_empty());
-    }
-
-    #[test]
-    fn log_filter_takes_levels_and_targets_and_explains_a_bad_one() {
-        let filter = parse_log_filter("warn,logferry::inputs=debug").unwrap();
-        assert!(filter.would_enable("logferry::inputs::syslog", &tracing::Level::DEBUG));
-        assert!(!filter.would_enable("logferry::outputs", &tracing::Level::INFO));
-        assert!(filter.would_enable("h2", &tracing::Level::WARN));
-        assert!(parse_log_filter("off").is_ok());
-        let error = parse_log_filter("logferry=loud").unwrap_err();
-        assert!(error.contains("expected a level"), "{error}");
-        let error = parse_log_filter("info,debgu").unwrap_err();
-        assert!(error.contains("`debgu` is not a level"), "{error}");
-    }
 }

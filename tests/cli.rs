@@ -203,10 +203,12 @@ fn a_misspelt_log_level_is_refused_with_the_reason() {
         .args(["--log-level", "info,debgu", "validate"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2), "clap's usage-error exit code");
+    // A configuration error (78), which the systemd unit does not restart.
+    assert_eq!(out.status.code(), Some(78));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("--log-level") && stderr.contains("`debgu` is not a level"),
+        stderr.contains("--log-level / LOGFERRY_LOG \"info,debgu\"")
+            && stderr.contains("`debgu` is not a level"),
         "{stderr}"
     );
     // The same filter from the environment is checked the same way.
@@ -215,7 +217,7 @@ fn a_misspelt_log_level_is_refused_with_the_reason() {
         .arg("validate")
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(78));
     let ok = Command::new(bin())
         .env("LOGFERRY_LOG", "warn,logferry::cli=debug")
         .arg("validate")

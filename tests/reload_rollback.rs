@@ -161,6 +161,9 @@ fn signals_during_a_reload_merge_into_one_more_reload() {
     running.wait_log("syslog listening");
     let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     conn.write_all(line("held").as_bytes()).unwrap();
+    // The old output must hold the record before the reload starts, or replacing it is
+    // quick and the signals below each make a reload of their own.
+    running.wait_log("send failed; will retry");
     let hup = || {
         let pid = running.child.id().to_string();
         let status = std::process::Command::new("kill")
