@@ -12,6 +12,7 @@ use std::path::PathBuf;
 pub(super) type Fingerprints =
     HashMap<String, Vec<(PathBuf, Option<(std::time::SystemTime, u64)>)>>;
 
+/// The fingerprints of every component's `*_file` files, keyed `inputs.NAME` / `outputs.NAME`.
 pub(super) fn watched_files(config: &Config) -> Fingerprints {
     let fingerprint = |debug: String| {
         file_keys(&debug)
