@@ -16,9 +16,17 @@ const LEVELS: &str = "error, warn, info, debug, trace, off";
 /// `info`. Anything else is refused with the reason — a misspelt level must not silence
 /// the log without a word.
 pub(crate) fn parse_filter(filter: &str) -> Result<Targets, String> {
+    let mut items = filter
+        .split(',')
+        .map(str::trim)
+        .filter(|i| !i.is_empty())
+        .peekable();
+    if items.peek().is_none() {
+        return Ok(Targets::new().with_default(LevelFilter::INFO));
+    }
     let mut targets = Targets::new();
     let mut default = None;
-    for item in filter.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+    for item in items {
         match item.split_once('=') {
             None => {
                 let level = item.parse::<LevelFilter>().map_err(|_| {
@@ -46,10 +54,7 @@ pub(crate) fn parse_filter(filter: &str) -> Result<Targets, String> {
             }
         }
     }
-    // No items at all: the default level. Only targets: nothing else is logged, as written.
-    if filter.split(',').all(|i| i.trim().is_empty()) {
-        default = Some(LevelFilter::INFO);
-    }
+    // Only targets: nothing else is logged, as written.
     Ok(match default {
         Some(level) => targets.with_default(level),
         None => targets,
